@@ -1,0 +1,47 @@
+"""The gate policy: margins, alpha and required gains, with defaults users can defend.
+
+Defaults are chosen for suites of a few hundred items: a 2-point forgetting margin overall is
+about what 400 paired binary items can resolve; per-capability suites are smaller, so their
+margin is wider rather than letting noise fail releases.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class GatePolicy(BaseModel):
+    """Thresholds for every check of a gate run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alpha: float = Field(0.05, description="One-sided error rate of each check.")
+    min_gain: float = Field(
+        0.02, description="Task suites: the lower confidence bound of the gain must exceed this."
+    )
+    forgetting_margin: float = Field(
+        0.02, description="General suites overall: allowed drop of the lower bound."
+    )
+    capability_margin: float = Field(
+        0.06, description="General suites per capability: allowed drop of the lower bound."
+    )
+    bootstrap_resamples: int = Field(10_000, ge=1_000, le=1_000_000)
+    seed: int = 0
+
+    @field_validator("alpha")
+    @classmethod
+    def _alpha_open_unit(cls, v: float) -> float:
+        if math.isnan(v) or not 0.0 < v < 1.0:
+            raise ValueError("alpha must be strictly between 0 and 1, e.g. 0.05")
+        return v
+
+    @field_validator("min_gain", "forgetting_margin", "capability_margin")
+    @classmethod
+    def _margin_in_unit(cls, v: float) -> float:
+        if math.isnan(v) or math.isinf(v):
+            raise ValueError("must be a finite number")
+        if not 0.0 <= v <= 1.0:
+            raise ValueError("must be between 0 and 1 (metrics are fractions, not percent)")
+        return v

@@ -1,0 +1,89 @@
+"""Training recipes: one readable YAML file per adapter, validated before any work starts."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harness.config._errors import ConfigError, from_validation_error
+from harness.config._yaml import read_yaml_mapping
+
+
+class RecipeData(BaseModel):
+    """Where training examples come from: a suite's training split, formatted like its prompts.
+
+    Training on the suite's own prompt format keeps train and test aligned without a second
+    template to maintain.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    suite: Path
+    split: Literal["train", "validation"] = "train"
+    limit: int | None = Field(None, gt=0)
+
+
+class LoraSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    r: int = Field(16, gt=0, le=1024)
+    alpha: int = Field(32, gt=0)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class TrainSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    learning_rate: float = Field(2e-4, gt=0.0, lt=1.0)
+    epochs: float = Field(1.0, gt=0.0, le=100.0)
+    batch_size: int = Field(8, gt=0)
+    grad_accum: int = Field(1, gt=0)
+    warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0)
+    weight_decay: float = Field(0.0, ge=0.0, lt=1.0)
+    max_grad_norm: float = Field(1.0, gt=0.0)
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    max_seq_len: int = Field(256, gt=8)
+    seed: int = 0
+    dtype: Literal["float32", "bfloat16"] = "bfloat16"
+    max_steps: int | None = Field(None, gt=0)
+
+    @field_validator("learning_rate")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if math.isnan(v):
+            raise ValueError("learning_rate must be a number")
+        return v
+
+
+class Recipe(BaseModel):
+    """An adapter recipe. Paths are resolved against the recipe file's directory."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    method: Literal["lora"] = "lora"
+    data: RecipeData
+    lora: LoraSettings = LoraSettings()
+    train: TrainSettings = TrainSettings()
+    source: Path | None = Field(None, exclude=True)
+
+
+def load_recipe(path: Path) -> Recipe:
+    """Load and validate a recipe YAML, resolving its data path next to the file."""
+    path = path.resolve()
+    raw = read_yaml_mapping(path, "recipe")
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as exc:
+        raise from_validation_error(path, exc) from exc
+    suite = recipe.data.suite if recipe.data.suite.is_absolute() else path.parent / recipe.data.suite
+    suite = suite.resolve()
+    if not suite.exists():
+        raise ConfigError(path, "data.suite", f"suite file {suite} does not exist",
+                          "point data.suite at a suite YAML, relative to the recipe file")
+    data = recipe.data.model_copy(update={"suite": suite})
+    return recipe.model_copy(update={"data": data, "source": path})

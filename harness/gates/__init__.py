@@ -1,0 +1,7 @@
+"""Checks and the verdict, from paired per-item results."""
+
+from harness.gates._checks import Check, PairingError, paired_arrays, paired_check
+from harness.gates._verdict import FORGETTING_REMEDIES, GateOutcome, build_checks, decide
+
+__all__ = ["FORGETTING_REMEDIES", "Check", "GateOutcome", "PairingError", "build_checks",
+           "decide", "paired_arrays", "paired_check"]

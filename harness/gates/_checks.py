@@ -1,0 +1,113 @@
+"""Gate checks computed from paired per-item results.
+
+Every check compares a candidate with the baseline on the same items. A check passes only on
+evidence: the relevant confidence bound of the paired delta must clear the policy's threshold,
+so a small or noisy suite fails to prove a gain rather than passing by luck.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.config import GatePolicy, ItemResult, SuiteSpec
+from harness.stats import minimum_detectable_effect, paired_bootstrap, paired_sd
+
+
+@dataclass(frozen=True)
+class Check:
+    """One gate assertion with its evidence; serialised as-is into summary.json."""
+
+    name: str
+    kind: str
+    variant: str
+    suite: str
+    capability: str | None
+    metric: str
+    baseline: float
+    candidate: float
+    delta: float
+    ci: tuple[float, float]
+    margin: float
+    passed: bool
+    reason: str
+    n: int
+    mde: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ci"] = list(self.ci)
+        return d
+
+
+class PairingError(ValueError):
+    """Baseline and candidate results are not on the same items."""
+
+
+def paired_arrays(
+    base: list[ItemResult], cand: list[ItemResult], metric: str
+) -> tuple[np.ndarray, np.ndarray]:
+    b = {r.item_id: r.scores.get(metric, math.nan) for r in base}
+    c = {r.item_id: r.scores.get(metric, math.nan) for r in cand}
+    if b.keys() != c.keys():
+        missing = sorted(b.keys() ^ c.keys())[:5]
+        raise PairingError(f"baseline and candidate were scored on different items: {missing}")
+    ids = sorted(b)
+    return np.array([b[i] for i in ids], float), np.array([c[i] for i in ids], float)
+
+
+def _mde(bv: np.ndarray, cv: np.ndarray, alpha: float) -> float | None:
+    n = len(bv)
+    if n < 2:
+        return None
+    sd = paired_sd(bv, cv)
+    if sd == 0.0:
+        # No item changed: plan with the baseline's own spread instead of claiming MDE 0.
+        p = float(np.mean(bv))
+        sd = math.sqrt(max(p * (1 - p), 1e-12)) * math.sqrt(2)
+    return float(minimum_detectable_effect(n, sd_diff=sd, alpha=alpha))
+
+
+def paired_check(
+    *,
+    kind: str,
+    variant: str,
+    suite: SuiteSpec,
+    capability: str | None,
+    base: list[ItemResult],
+    cand: list[ItemResult],
+    policy: GatePolicy,
+    margin: float,
+) -> Check:
+    """Build one check. ``improves`` needs low > margin; ``no_forgetting`` needs low > -margin."""
+    metric = suite.metric
+    where = f"{suite.name}/{capability}" if capability else suite.name
+    name = f"{variant}::{where}::{kind}"
+    bv, cv = paired_arrays(base, cand, metric)
+    n = len(bv)
+    nan = math.nan
+    if n == 0:
+        return Check(name, kind, variant, suite.name, capability, metric, nan, nan, nan,
+                     (nan, nan), margin, False, "no items to compare", 0, None)
+    if not (np.all(np.isfinite(bv)) and np.all(np.isfinite(cv))):
+        bad = int(np.sum(~np.isfinite(bv)) + np.sum(~np.isfinite(cv)))
+        return Check(name, kind, variant, suite.name, capability, metric, nan, nan, nan,
+                     (nan, nan), margin, False,
+                     f"{bad} item score(s) are NaN or infinite; a non-finite metric never passes",
+                     n, None)
+    est = paired_bootstrap(bv, cv, confidence=1 - 2 * policy.alpha,
+                           resamples=policy.bootstrap_resamples, seed=policy.seed)
+    mde = _mde(bv, cv, policy.alpha)
+    if kind == "improves":
+        passed = est.low > margin
+        reason = (f"gain {est.delta:+.3f}, lower bound {est.low:+.3f} "
+                  f"{'>' if passed else '<='} required gain {margin:+.3f}")
+    else:
+        passed = est.low > -margin
+        reason = (f"change {est.delta:+.3f}, lower bound {est.low:+.3f} "
+                  f"{'>' if passed else '<='} allowed drop {-margin:+.3f}")
+    return Check(name, kind, variant, suite.name, capability, metric, est.baseline,
+                 est.candidate, est.delta, (est.low, est.high), margin, passed, reason, n, mde)

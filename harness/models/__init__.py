@@ -1,0 +1,29 @@
+"""Loading bases and adapters, the builtin default base, and content fingerprints."""
+
+from harness.models._builtin import BUILTIN_DIRNAME, GGUF_NAME, builtin_base_dir
+from harness.models._cache import cache_root
+from harness.models._fingerprint import fingerprint_files, fingerprint_value, variant_fingerprint
+from harness.models._load import (
+    LoadedBase,
+    attach_adapter,
+    load_base,
+    read_adapter_config,
+    resolve_base_dir,
+    torch_dtype,
+)
+
+__all__ = [
+    "BUILTIN_DIRNAME",
+    "GGUF_NAME",
+    "LoadedBase",
+    "attach_adapter",
+    "builtin_base_dir",
+    "cache_root",
+    "fingerprint_files",
+    "fingerprint_value",
+    "load_base",
+    "read_adapter_config",
+    "resolve_base_dir",
+    "torch_dtype",
+    "variant_fingerprint",
+]

@@ -1,0 +1,104 @@
+"""Loading bases and adapters, safely by default."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.config import BaseSpec, ConfigError
+from harness.models._builtin import builtin_base_dir
+from harness.models._fingerprint import fingerprint_files
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+@dataclass
+class LoadedBase:
+    """A base model in memory with what identifies it."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    path: Path
+    fingerprint: str
+    dtype: str
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def resolve_base_dir(spec: BaseSpec) -> Path:
+    return builtin_base_dir() if spec.model.startswith("builtin:") else Path(spec.model)
+
+
+def _check_weights(path: Path, allow_pickle: bool) -> None:
+    if any(path.glob("*.safetensors")):
+        return
+    if any(path.glob("*.bin")) or any(path.glob("*.pt")):
+        if allow_pickle:
+            return
+        raise ConfigError(path, "base.allow_pickle",
+                          "only pickle weights (*.bin) found; pickle can run arbitrary code",
+                          "convert the weights to safetensors, or set base.allow_pickle: true "
+                          "if you trust the source")
+    raise ConfigError(path, "base.model", "no weight files found",
+                      "point at a directory containing model.safetensors and config.json")
+
+
+def load_base(spec: BaseSpec, dtype: str | None = None) -> LoadedBase:
+    """Load the base model and tokenizer for scoring or training (eval mode, no grads)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_base_dir(spec)
+    _check_weights(path, spec.allow_pickle)
+    dt = dtype or spec.dtype
+    tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=spec.trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(path),
+        dtype=torch_dtype(dt),
+        trust_remote_code=spec.trust_remote_code,
+        use_safetensors=not spec.allow_pickle,
+    )
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return LoadedBase(model, tokenizer, path, fingerprint_files(path), dt)
+
+
+def read_adapter_config(adapter_dir: Path) -> dict[str, Any]:
+    cfg_path = adapter_dir / "adapter_config.json"
+    if not cfg_path.is_file():
+        raise ConfigError(adapter_dir, "adapter", "adapter_config.json is missing",
+                          "point at a directory saved by peft's save_pretrained")
+    try:
+        cfg: dict[str, Any] = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(cfg_path, None, f"unreadable adapter config: {exc}",
+                          "re-save the adapter with peft") from exc
+    if not any(adapter_dir.glob("adapter_model.safetensors")):
+        raise ConfigError(adapter_dir, "adapter", "adapter_model.safetensors is missing",
+                          "save the adapter with safe_serialization=True")
+    return cfg
+
+
+def attach_adapter(model: Any, adapter_dir: Path, name: str) -> Any:
+    """Attach an adapter under ``name``; a PeftModel keeps several adapters on one base load."""
+    from peft import PeftModel
+
+    read_adapter_config(adapter_dir)
+    try:
+        if isinstance(model, PeftModel):
+            model.load_adapter(str(adapter_dir), adapter_name=name, is_trainable=False)
+            return model
+        return PeftModel.from_pretrained(model, str(adapter_dir), adapter_name=name,
+                                         is_trainable=False)
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise ConfigError(adapter_dir, "adapter",
+                          f"adapter does not fit this base: {str(exc).splitlines()[0][:300]}",
+                          "train or load an adapter made for this base model") from exc

