@@ -100,6 +100,16 @@ def ui(session: nox.Session) -> None:
     """Open the MLflow UI on the store the gate logs to (MLFLOW_TRACKING_URI or mlflow.db)."""
     py = _install(session)
     uri = os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{ROOT / 'mlflow.db'}")
-    session.run(py, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--port",
-                os.environ.get("MLFLOW_PORT", "5000"), *session.posargs, external=True,
-                env={**_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+    session.run(
+        py,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--port",
+        os.environ.get("MLFLOW_PORT", "5000"),
+        *session.posargs,
+        external=True,
+        env={**_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+    )

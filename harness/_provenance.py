@@ -10,8 +10,16 @@ from typing import Any
 
 import harness
 
-_PACKAGES = ("torch", "transformers", "peft", "trl", "bitsandbytes", "lm_eval", "mlflow",
-             "accelerate")
+_PACKAGES = (
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "bitsandbytes",
+    "lm_eval",
+    "mlflow",
+    "accelerate",
+)
 
 
 def _version(pkg: str) -> str | None:
@@ -23,20 +31,28 @@ def _version(pkg: str) -> str | None:
 
 def git_commit(cwd: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def collect(cwd: Path, device: str) -> dict[str, Any]:
-    prov: dict[str, Any] = {"harness": harness.__version__,
-                            "scoring_version": harness.SCORING_VERSION,
-                            "python": platform.python_version(),
-                            "platform": platform.platform(),
-                            "device": device,
-                            "git_commit": git_commit(cwd)}
+    prov: dict[str, Any] = {
+        "harness": harness.__version__,
+        "scoring_version": harness.SCORING_VERSION,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": device,
+        "git_commit": git_commit(cwd),
+    }
     for pkg in _PACKAGES:
         prov[pkg] = _version(pkg)
     return prov

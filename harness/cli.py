@@ -16,8 +16,9 @@ from rich.console import Console
 
 from harness.config import ConfigError, load_experiment
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Release gate for LoRA/QLoRA fine-tunes.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Release gate for LoRA/QLoRA fine-tunes."
+)
 err = Console(stderr=True)
 
 DEFAULT_EXPERIMENT = "experiment.yaml"
@@ -34,8 +35,12 @@ def _default_experiment() -> Path:
 
 @app.command()
 def evaluate(
-    config: Annotated[Path | None, typer.Argument(help="Experiment YAML (default: experiment.yaml).")] = None,
-    retrain: Annotated[bool, typer.Option(help="Train adapters even if a cached one matches.")] = False,
+    config: Annotated[
+        Path | None, typer.Argument(help="Experiment YAML (default: experiment.yaml).")
+    ] = None,
+    retrain: Annotated[
+        bool, typer.Option(help="Train adapters even if a cached one matches.")
+    ] = False,
 ) -> None:
     """Run the release gate: baseline, candidates, checks, MLflow, reports. Exit 0 GO, 1 NO-GO."""
     from harness.pipeline import EXIT_CONFIG, EXIT_ERROR, run_gate
@@ -49,7 +54,9 @@ def evaluate(
         exp = load_experiment(path)
         result = run_gate(exp, console=console, retrain=retrain)
     except ConfigError as exc:
-        err.print(f"[bold red]configuration error[/] {exc.render()}", highlight=False)
+        err.print(
+            f"[bold red]configuration error[/] {exc.render()}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(EXIT_CONFIG) from exc
     except KeyboardInterrupt:
         err.print("[bold red]interrupted[/]: no verdict")
@@ -66,8 +73,9 @@ def evaluate(
         console.print(f"  - {reason}")
     console.print(f"report: {result.run_dir / 'report.html'}")
     console.print(f"        {result.run_dir / 'report.md'}")
-    console.print(f"mlflow: run {result.summary['mlflow_run_id']} in "
-                  f"{result.summary['mlflow_tracking_uri']}")
+    console.print(
+        f"mlflow: run {result.summary['mlflow_run_id']} in {result.summary['mlflow_tracking_uri']}"
+    )
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
         with open(summary_path, "a", encoding="utf-8") as fh:
@@ -84,10 +92,13 @@ def validate(
     try:
         exp = load_experiment(path)
     except ConfigError as exc:
-        err.print(f"[bold red]configuration error[/] {exc.render()}", highlight=False)
+        err.print(
+            f"[bold red]configuration error[/] {exc.render()}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(2) from exc
-    Console().print(f"[green]ok[/] {exp.source}: {len(exp.suites)} suites, "
-                    f"{len(exp.candidates)} candidates")
+    Console().print(
+        f"[green]ok[/] {exp.source}: {len(exp.suites)} suites, {len(exp.candidates)} candidates"
+    )
 
 
 def main() -> None:

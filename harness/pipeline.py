@@ -6,6 +6,7 @@ lives in the package that owns it.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import time
@@ -69,8 +70,14 @@ def _scoring_key(exp: Experiment) -> dict[str, Any]:
 
 
 def _score_variant(
-    steps: _Steps, store: ResultStore, lm: Any, exp: Experiment, variant: str,
-    variant_fp: str, settings_fp: str, provenance: dict[str, Any],
+    steps: _Steps,
+    store: ResultStore,
+    lm: Any,
+    exp: Experiment,
+    variant: str,
+    variant_fp: str,
+    settings_fp: str,
+    provenance: dict[str, Any],
 ) -> dict[str, list[ItemResult]]:
     from harness.engine import run_suite
 
@@ -79,8 +86,10 @@ def _score_variant(
         key = ResultKey(variant_fp, suite.fingerprint, settings_fp, harness.SCORING_VERSION)
         cached = store.get(key)
         if cached is not None:
-            steps.console.print(f"      {variant}/{suite.name}: {len(cached)} items from the "
-                                "result store (no forward passes)")
+            steps.console.print(
+                f"      {variant}/{suite.name}: {len(cached)} items from the "
+                "result store (no forward passes)"
+            )
             out[suite.name] = cached
             continue
 
@@ -88,8 +97,11 @@ def _score_variant(
             return run_suite(lm, s, exp.scoring)
 
         items = steps.run(f"Scoring {variant} on {suite.name}", _score)
-        store.put(key, items, {**provenance, "variant": variant, "suite": suite.name,
-                               "suite_version": suite.version})
+        store.put(
+            key,
+            items,
+            {**provenance, "variant": variant, "suite": suite.name, "suite_version": suite.version},
+        )
         out[suite.name] = items
     return out
 
@@ -99,7 +111,9 @@ def _mean(items: list[ItemResult], metric: str) -> float:
     return sum(vals) / len(vals) if vals else float("nan")
 
 
-def _suite_summary(suite: SuiteSpec, results: dict[str, dict[str, list[ItemResult]]]) -> dict[str, Any]:
+def _suite_summary(
+    suite: SuiteSpec, results: dict[str, dict[str, list[ItemResult]]]
+) -> dict[str, Any]:
     scores = {v: _mean(r[suite.name], suite.metric) for v, r in results.items()}
     caps: dict[str, dict[str, float]] = {}
     if suite.kind == "general":
@@ -112,12 +126,22 @@ def _suite_summary(suite: SuiteSpec, results: dict[str, dict[str, list[ItemResul
                 for cap, its in sorted(by.items()):
                     caps.setdefault(cap, {})[v] = _mean(its, suite.metric)
     n = len(next(iter(results.values()))[suite.name])
-    return {"name": suite.name, "kind": suite.kind, "version": suite.version,
-            "fingerprint": suite.fingerprint, "n_items": n, "metric": suite.metric,
-            "path": str(suite.path), "scores": scores, "capabilities": caps}
+    return {
+        "name": suite.name,
+        "kind": suite.kind,
+        "version": suite.version,
+        "fingerprint": suite.fingerprint,
+        "n_items": n,
+        "metric": suite.metric,
+        "path": str(suite.path),
+        "scores": scores,
+        "capabilities": caps,
+    }
 
 
-def run_gate(exp: Experiment, console: Console | None = None, retrain: bool = False) -> GateRunResult:
+def run_gate(
+    exp: Experiment, console: Console | None = None, retrain: bool = False
+) -> GateRunResult:
     """Run the whole gate. Raises ConfigError for bad input; returns the verdict otherwise."""
     import torch
 
@@ -133,35 +157,58 @@ def run_gate(exp: Experiment, console: Console | None = None, retrain: bool = Fa
     store = ResultStore(store_path())
     n_steps = 2 + len(exp.suites) * (1 + len(exp.candidates)) + len(exp.recipes) + 1
     steps = _Steps(console, n_steps)
-    console.print(f"[bold]Gate run {run_id}[/] for experiment [bold]{exp.name}[/] "
-                  f"({exp.source})")
+    console.print(f"[bold]Gate run {run_id}[/] for experiment [bold]{exp.name}[/] ({exp.source})")
     durations: dict[str, float] = {}
 
     with gate_run(exp.name, run_id) as mlf:
         base = steps.run("Loading base model", lambda: load_base(exp.base))
         device = str(next(base.model.parameters()).device)
         provenance = _provenance.collect(exp.source.parent, device)
-        provenance.update({"base_path": str(base.path), "base_fingerprint": base.fingerprint,
-                           "dtype": base.dtype, "seed": exp.gate.seed,
-                           "torch_threads": torch.get_num_threads()})
+        provenance.update(
+            {
+                "base_path": str(base.path),
+                "base_fingerprint": base.fingerprint,
+                "dtype": base.dtype,
+                "seed": exp.gate.seed,
+                "torch_threads": torch.get_num_threads(),
+            }
+        )
         settings_fp = fingerprint_value(_scoring_key(exp))
-        mlf.set_tags({"harness.base_fingerprint": base.fingerprint,
-                      "harness.git_commit": provenance.get("git_commit") or "unknown",
-                      "harness.experiment_file": str(exp.source)})
-        mlf.log_params({"base": exp.base.model, "dtype": base.dtype,
-                        "suites": ",".join(s.name for s in exp.suites),
-                        "candidates": ",".join(c.name for c in exp.candidates),
-                        **{f"gate.{k}": v for k, v in exp.gate.model_dump().items()}})
+        mlf.set_tags(
+            {
+                "harness.base_fingerprint": base.fingerprint,
+                "harness.git_commit": provenance.get("git_commit") or "unknown",
+                "harness.experiment_file": str(exp.source),
+            }
+        )
+        mlf.log_params(
+            {
+                "base": exp.base.model,
+                "dtype": base.dtype,
+                "suites": ",".join(s.name for s in exp.suites),
+                "candidates": ",".join(c.name for c in exp.candidates),
+                **{f"gate.{k}": v for k, v in exp.gate.model_dump().items()},
+            }
+        )
         base_fp = variant_fingerprint(base.fingerprint, None, "none", base.dtype)
         lm = HarnessLM(base.model, base.tokenizer, batch_size=exp.scoring.batch_size)
         t0 = time.perf_counter()
-        results = {"base": _score_variant(steps, store, lm, exp, "base", base_fp, settings_fp,
-                                          provenance)}
+        results = {
+            "base": _score_variant(steps, store, lm, exp, "base", base_fp, settings_fp, provenance)
+        }
         durations["baseline_s"] = round(time.perf_counter() - t0, 2)
 
-        variants: list[dict[str, Any]] = [{
-            "name": "base", "role": "baseline", "fingerprint": base_fp, "adapter": None,
-            "quantization": "none", "dtype": base.dtype, "training": None}]
+        variants: list[dict[str, Any]] = [
+            {
+                "name": "base",
+                "role": "baseline",
+                "fingerprint": base_fp,
+                "adapter": None,
+                "quantization": "none",
+                "dtype": base.dtype,
+                "training": None,
+            }
+        ]
         model: Any = base.model
         t_train = 0.0
         t_cand = 0.0
@@ -172,20 +219,29 @@ def run_gate(exp: Experiment, console: Console | None = None, retrain: bool = Fa
                 rsuite = next((s for s in exp.suites if s.path == recipe.data.suite), None)
                 from harness.config import load_suite
 
-                examples = training_examples(rsuite or load_suite(recipe.data.suite),
-                                             recipe.data.split, recipe.data.limit)
-                adapter_dir = (cache_root() / "adapters" /
-                               adapter_cache_key(base.fingerprint, recipe, examples))
+                examples = training_examples(
+                    rsuite or load_suite(recipe.data.suite), recipe.data.split, recipe.data.limit
+                )
+                adapter_dir = (
+                    cache_root()
+                    / "adapters"
+                    / adapter_cache_key(base.fingerprint, recipe, examples)
+                )
                 tr = None if retrain else load_cached(adapter_dir)
                 if tr is not None:
-                    console.print(f"      {cand.name}: reusing adapter trained earlier from the "
-                                  f"same base, recipe and data ({adapter_dir}); --retrain to redo")
+                    console.print(
+                        f"      {cand.name}: reusing adapter trained earlier from the "
+                        f"same base, recipe and data ({adapter_dir}); --retrain to redo"
+                    )
                 else:
                     t1 = time.perf_counter()
+                    title = f"Training {cand.name} from {recipe.source} ({len(examples)} examples)"
                     tr = steps.run(
-                        f"Training {cand.name} from {recipe.source} ({len(examples)} examples)",
-                        lambda r=recipe, e=examples, d=adapter_dir: train_lora(
-                            base.path, base.fingerprint, r, e, d))
+                        title,
+                        functools.partial(
+                            train_lora, base.path, base.fingerprint, recipe, examples, adapter_dir
+                        ),
+                    )
                     t_train += time.perf_counter() - t1
                 training = tr.to_json()
             else:
@@ -198,18 +254,33 @@ def run_gate(exp: Experiment, console: Console | None = None, retrain: bool = Fa
             vfp = variant_fingerprint(base.fingerprint, adapter_fp, "none", base.dtype)
             clm = HarnessLM(model, base.tokenizer, batch_size=exp.scoring.batch_size)
             t1 = time.perf_counter()
-            results[cand.name] = _score_variant(steps, store, clm, exp, cand.name, vfp,
-                                                settings_fp, provenance)
+            results[cand.name] = _score_variant(
+                steps, store, clm, exp, cand.name, vfp, settings_fp, provenance
+            )
             t_cand += time.perf_counter() - t1
-            variants.append({"name": cand.name, "role": "candidate", "fingerprint": vfp,
-                             "adapter": str(adapter_dir), "quantization": "none",
-                             "dtype": base.dtype, "training": training})
+            variants.append(
+                {
+                    "name": cand.name,
+                    "role": "candidate",
+                    "fingerprint": vfp,
+                    "adapter": str(adapter_dir),
+                    "quantization": "none",
+                    "dtype": base.dtype,
+                    "training": training,
+                }
+            )
         durations["training_s"] = round(t_train, 2)
         durations["candidates_s"] = round(t_cand, 2)
 
-        checks = steps.run("Deciding", lambda: build_checks(
-            exp.gate, exp.suites, results["base"],
-            {k: v for k, v in results.items() if k != "base"}))
+        checks = steps.run(
+            "Deciding",
+            lambda: build_checks(
+                exp.gate,
+                exp.suites,
+                results["base"],
+                {k: v for k, v in results.items() if k != "base"},
+            ),
+        )
         outcome = decide(checks)
         durations["total_s"] = round(time.perf_counter() - t_start, 2)
         summary: dict[str, Any] = {
@@ -241,14 +312,28 @@ def run_gate(exp: Experiment, console: Console | None = None, retrain: bool = Fa
             tr_json = v["training"] or {}
             mlf.log_variant(
                 v["name"],
-                {"adapter": v["adapter"], "fingerprint": v["fingerprint"],
-                 **{f"train.{k}": tr_json[k] for k in ("recipe", "steps", "train_seconds",
-                                                       "trainable_pct") if k in tr_json}},
-                metrics, [tuple(x) for x in tr_json.get("loss_curve", [])])
-        mlf.log_metrics({f"base.{s['name']}.{s['metric']}": s["scores"]["base"]
-                         for s in summary["suites"]})
-        mlf.log_metrics({"checks_failed": float(sum(not c.passed for c in checks)),
-                         "checks_total": float(len(checks)), **durations})
+                {
+                    "adapter": v["adapter"],
+                    "fingerprint": v["fingerprint"],
+                    **{
+                        f"train.{k}": tr_json[k]
+                        for k in ("recipe", "steps", "train_seconds", "trainable_pct")
+                        if k in tr_json
+                    },
+                },
+                metrics,
+                [tuple(x) for x in tr_json.get("loss_curve", [])],
+            )
+        mlf.log_metrics(
+            {f"base.{s['name']}.{s['metric']}": s["scores"]["base"] for s in summary["suites"]}
+        )
+        mlf.log_metrics(
+            {
+                "checks_failed": float(sum(not c.passed for c in checks)),
+                "checks_total": float(len(checks)),
+                **durations,
+            }
+        )
         mlf.set_tags({"harness.verdict": outcome.verdict})
         run_dir = exp.reports_dir / run_id
         write_report_files(summary, run_dir)

@@ -27,36 +27,69 @@ TOPICS = {
 
 def _corpus() -> list[str]:
     words = [p for ps in TOPICS.values() for p in ps]
-    extra = ["Route this support ticket to its queue.", "Ticket:", "Queue:", "Question:",
-             "Answer:", "What is", "plus", "the capital of", "yes", "no", "France", "Paris",
-             "Berlin", "Germany", "Rome", "Italy", *QUEUES, *[str(i) for i in range(20)]]
+    extra = [
+        "Route this support ticket to its queue.",
+        "Ticket:",
+        "Queue:",
+        "Question:",
+        "Answer:",
+        "What is",
+        "plus",
+        "the capital of",
+        "yes",
+        "no",
+        "France",
+        "Paris",
+        "Berlin",
+        "Germany",
+        "Rome",
+        "Italy",
+        *QUEUES,
+        *[str(i) for i in range(20)],
+    ]
     return [*words, *extra] * 20
 
 
 def make_tiny_model(target: Path, seed: int = 0) -> Path:
     """Save a 2-layer random llama and a 400-token BPE tokenizer (with a chat template)."""
     import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers, decoders
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        vocab_size=400,
+        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(_corpus(), trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>",
-                                   eos_token="<|endoftext|>", pad_token="<|endoftext|>",
-                                   unk_token="<unk>")
-    fast.chat_template = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}"
-                          "<|im_end|>\n{% endfor %}")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<|im_start|>",
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        unk_token="<unk>",
+    )
+    fast.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}"
+        "<|im_end|>\n{% endfor %}"
+    )
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64,
-                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=256, tie_word_embeddings=True,
-                      bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
-                      pad_token_id=fast.pad_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        tie_word_embeddings=True,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+    )
     model = LlamaForCausalLM(cfg)
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(target), safe_serialization=True)
@@ -81,8 +114,9 @@ def write_tiny_suites(root: Path, n_train: int = 24, n_test: int = 30) -> dict[s
         rows = []
         for i in range(n):
             label = i % len(QUEUES)
-            rows.append({"id": f"{split}-{i}", "ticket": rng.choice(TOPICS[QUEUES[label]]),
-                         "label": label})
+            rows.append(
+                {"id": f"{split}-{i}", "ticket": rng.choice(TOPICS[QUEUES[label]]), "label": label}
+            )
         _write_jsonl(task_dir / f"{split}.jsonl", rows)
     (task_dir / "tickets.yaml").write_text(
         "task: tiny_tickets\n"
@@ -93,20 +127,36 @@ def write_tiny_suites(root: Path, n_train: int = 24, n_test: int = 30) -> dict[s
         f"doc_to_choice: {json.dumps(QUEUES)}\n"
         "doc_to_target: label\n"
         "metric_list:\n  - metric: acc\n"
-        "metadata:\n  version: 1.0\n  kind: task\n  capability: tickets\n",
-        encoding="utf-8")
+        "metadata:\n  version: 1.0\n  kind: task\n  name: tickets\n  capability: tickets\n",
+        encoding="utf-8",
+    )
     gen_dir = root / "suites" / "general"
     gen_dir.mkdir(parents=True)
     rows = []
-    caps = {"arithmetic": [(f"What is {a} plus {b}?", [str(a + b), str(a + b + 1)])
-                           for a in range(4) for b in range(5)],
-            "factual": [("What is the capital of France?", ["Paris", "Berlin", "Rome"]),
-                        ("What is the capital of Germany?", ["Berlin", "Paris", "Rome"]),
-                        ("What is the capital of Italy?", ["Rome", "Berlin", "Paris"])] * 7}
+    caps = {
+        "arithmetic": [
+            (f"What is {a} plus {b}?", [str(a + b), str(a + b + 1)])
+            for a in range(4)
+            for b in range(5)
+        ],
+        "factual": [
+            ("What is the capital of France?", ["Paris", "Berlin", "Rome"]),
+            ("What is the capital of Germany?", ["Berlin", "Paris", "Rome"]),
+            ("What is the capital of Italy?", ["Rome", "Berlin", "Paris"]),
+        ]
+        * 7,
+    }
     for cap, qs in caps.items():
         for q, choices in qs:
-            rows.append({"id": f"g-{len(rows)}", "capability": cap, "question": q,
-                         "choices": choices, "answer": 0})
+            rows.append(
+                {
+                    "id": f"g-{len(rows)}",
+                    "capability": cap,
+                    "question": q,
+                    "choices": choices,
+                    "answer": 0,
+                }
+            )
     _write_jsonl(gen_dir / "test.jsonl", rows)
     (gen_dir / "general.yaml").write_text(
         "task: tiny_general\n"
@@ -117,13 +167,16 @@ def write_tiny_suites(root: Path, n_train: int = 24, n_test: int = 30) -> dict[s
         'doc_to_choice: "{{choices}}"\n'
         "doc_to_target: answer\n"
         "metric_list:\n  - metric: acc\n  - metric: acc_norm\n"
-        "metadata:\n  version: 1.0\n  kind: general\n  capability_field: capability\n",
-        encoding="utf-8")
+        "metadata:\n  version: 1.0\n  kind: general\n  name: general\n"
+        "  capability_field: capability\n",
+        encoding="utf-8",
+    )
     return {"task": task_dir / "tickets.yaml", "general": gen_dir / "general.yaml"}
 
 
-def write_tiny_experiment(root: Path, model_dir: Path, *, max_steps: int = 4,
-                          learning_rate: float = 5e-3, gate: str = "") -> Path:
+def write_tiny_experiment(
+    root: Path, model_dir: Path, *, max_steps: int = 4, learning_rate: float = 5e-3, gate: str = ""
+) -> Path:
     suites = write_tiny_suites(root)
     (root / "training").mkdir()
     (root / "training" / "lora.yaml").write_text(
@@ -132,16 +185,19 @@ def write_tiny_experiment(root: Path, model_dir: Path, *, max_steps: int = 4,
         "lora:\n  r: 4\n  alpha: 8\n  dropout: 0.0\n  target_modules: [q_proj, v_proj]\n"
         f"train:\n  learning_rate: {learning_rate}\n  batch_size: 8\n  max_steps: {max_steps}\n"
         "  max_seq_len: 64\n  dtype: float32\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     exp = root / "experiment.yaml"
     exp.write_text(
         "name: tiny-experiment\n"
         f"base:\n  model: {model_dir}\n  dtype: float32\n"
-        f"suites:\n  - {suites['task'].relative_to(root)}\n  - {suites['general'].relative_to(root)}\n"
+        f"suites:\n  - {suites['task'].relative_to(root)}\n"
+        f"  - {suites['general'].relative_to(root)}\n"
         "candidates:\n  - name: lora\n    recipe: training/lora.yaml\n"
         "scoring:\n  batch_size: 8\n"
         + (gate or "gate:\n  min_gain: 0.0\n  forgetting_margin: 1.0\n  capability_margin: 1.0\n"),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return exp
 
 

@@ -9,13 +9,30 @@ from pathlib import Path
 
 import pytest
 
-CHECK_KEYS = {"name", "kind", "variant", "suite", "metric", "baseline", "candidate", "delta",
-              "ci", "margin", "passed", "reason"}
+CHECK_KEYS = {
+    "name",
+    "kind",
+    "variant",
+    "suite",
+    "metric",
+    "baseline",
+    "candidate",
+    "delta",
+    "ci",
+    "margin",
+    "passed",
+    "reason",
+}
 
 
 def _run(exp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness", "evaluate", str(exp), *args],
-                          capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "evaluate", str(exp), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def test_gate_runs_end_to_end_and_writes_the_contract(tiny_experiment: Path) -> None:
@@ -39,7 +56,7 @@ def test_gate_runs_end_to_end_and_writes_the_contract(tiny_experiment: Path) -> 
     kinds = {(c["kind"], c["suite"]) for c in summary["checks"]}
     assert ("improves", "tickets") in kinds and ("no_forgetting", "general") in kinds
     for check in summary["checks"]:
-        assert CHECK_KEYS <= check.keys()
+        assert check.keys() >= CHECK_KEYS
         assert len(check["ci"]) == 2 and check["ci"][0] <= check["delta"] <= check["ci"][1]
         assert isinstance(check["passed"], bool)
     # Per-capability forgetting checks for the general suite.
@@ -57,8 +74,8 @@ def test_gate_runs_end_to_end_and_writes_the_contract(tiny_experiment: Path) -> 
     assert run.info.status == "FINISHED"
     assert run.data.tags["harness.verdict"] == summary["verdict"]
     children = client.search_runs(
-        [run.info.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+        [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+    )
     assert [c.data.tags["harness.variant"] for c in children] == ["lora"]
     assert any(k.endswith(".delta") for k in children[0].data.metrics)
 
@@ -75,16 +92,16 @@ def test_gate_runs_end_to_end_and_writes_the_contract(tiny_experiment: Path) -> 
 @pytest.mark.parametrize(
     ("mutate", "needle"),
     [
-        (lambda t: t.replace("name: tiny-experiment", "name: tiny-experiment\nbogus: 1"),
-         "bogus"),
+        (lambda t: t.replace("name: tiny-experiment", "name: tiny-experiment\nbogus: 1"), "bogus"),
         (lambda t: t.replace("batch_size: 8", "batch_size: many"), "scoring.batch_size"),
-        (lambda t: t.replace("suites/general/general.yaml", "suites/nope/nope.yaml"),
-         "suites.1"),
+        (lambda t: t.replace("suites/general/general.yaml", "suites/nope/nope.yaml"), "suites.1"),
         (lambda t: t + "  alpha: 1.5\n", "gate.alpha"),
     ],
     ids=["unknown-key", "wrong-type", "unknown-suite", "alpha-out-of-range"],
 )
-def test_bad_config_exits_2_naming_file_field_and_fix(tiny_experiment: Path, mutate, needle) -> None:
+def test_bad_config_exits_2_naming_file_field_and_fix(
+    tiny_experiment: Path, mutate, needle
+) -> None:
     tiny_experiment.write_text(mutate(tiny_experiment.read_text()))
     proc = _run(tiny_experiment)
     assert proc.returncode == 2, proc.stdout + proc.stderr

@@ -31,7 +31,7 @@ def from_validation_error(file: str | Path, exc: object) -> ConfigError:
 
     pydantic's own message is precise but hides the file; users edit files, not models.
     """
-    errors = exc.errors() if hasattr(exc, "errors") else []  # type: ignore[attr-defined]
+    errors = exc.errors() if hasattr(exc, "errors") else []
     fields: list[str] = []
     problems: list[str] = []
     fixes: list[str] = []

@@ -100,15 +100,23 @@ def load_experiment(path: Path) -> Experiment:
     for i, s in enumerate(exp.suites):
         sp = _resolve(root, s)
         if not sp.exists():
-            raise ConfigError(path, f"suites.{i}", f"unknown suite: {s} ({sp} does not exist)",
-                              "list suite YAML paths relative to the experiment file, "
-                              "e.g. suites/general/general.yaml")
+            raise ConfigError(
+                path,
+                f"suites.{i}",
+                f"unknown suite: {s} ({sp} does not exist)",
+                "list suite YAML paths relative to the experiment file, "
+                "e.g. suites/general/general.yaml",
+            )
         suites.append(load_suite(sp))
     names = [s.name for s in suites]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
-        raise ConfigError(path, "suites", f"suite names repeat: {sorted(dupes)}",
-                          "give each suite a distinct task name")
+        raise ConfigError(
+            path,
+            "suites",
+            f"suite names repeat: {sorted(dupes)}",
+            "give each suite a distinct task name",
+        )
     if not any(s.kind == "task" for s in suites) and not any(s.kind == "general" for s in suites):
         raise ConfigError(path, "suites", "no task or general suite", "add at least one suite")
     candidates: list[CandidateSpec] = []
@@ -116,34 +124,54 @@ def load_experiment(path: Path) -> Experiment:
     seen: set[str] = set()
     for i, c in enumerate(exp.candidates):
         if c.name in seen or c.name == "base":
-            raise ConfigError(path, f"candidates.{i}.name", f"name '{c.name}' is taken",
-                              "give each candidate a unique name other than 'base'")
+            raise ConfigError(
+                path,
+                f"candidates.{i}.name",
+                f"name '{c.name}' is taken",
+                "give each candidate a unique name other than 'base'",
+            )
         seen.add(c.name)
         if c.recipe is not None:
             rp = _resolve(root, c.recipe)
             if not rp.exists():
-                raise ConfigError(path, f"candidates.{i}.recipe", f"recipe {rp} does not exist",
-                                  "point at a recipe YAML in training/, relative to this file")
+                raise ConfigError(
+                    path,
+                    f"candidates.{i}.recipe",
+                    f"recipe {rp} does not exist",
+                    "point at a recipe YAML in training/, relative to this file",
+                )
             recipes[c.name] = load_recipe(rp)
             c = c.model_copy(update={"recipe": rp})
         else:
             assert c.adapter is not None
             ap = _resolve(root, c.adapter)
             if not ap.is_dir():
-                raise ConfigError(path, f"candidates.{i}.adapter", f"adapter dir {ap} not found",
-                                  "point at a directory holding adapter_config.json")
+                raise ConfigError(
+                    path,
+                    f"candidates.{i}.adapter",
+                    f"adapter dir {ap} not found",
+                    "point at a directory holding adapter_config.json",
+                )
             c = c.model_copy(update={"adapter": ap})
         candidates.append(c)
     base = exp.base
     if not base.model.startswith("builtin:"):
         bp = _resolve(root, Path(base.model))
         if not bp.is_dir():
-            raise ConfigError(path, "base.model", f"base model dir {bp} not found",
-                              f"use '{BUILTIN_BASE}' or a local Hugging Face model directory")
+            raise ConfigError(
+                path,
+                "base.model",
+                f"base model dir {bp} not found",
+                f"use '{BUILTIN_BASE}' or a local Hugging Face model directory",
+            )
         base = base.model_copy(update={"model": str(bp)})
     elif base.model != BUILTIN_BASE:
-        raise ConfigError(path, "base.model", f"unknown builtin model '{base.model}'",
-                          f"use '{BUILTIN_BASE}' or a local model directory")
+        raise ConfigError(
+            path,
+            "base.model",
+            f"unknown builtin model '{base.model}'",
+            f"use '{BUILTIN_BASE}' or a local model directory",
+        )
     return Experiment(
         name=exp.name,
         source=path,

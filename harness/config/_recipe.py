@@ -50,6 +50,9 @@ class TrainSettings(BaseModel):
     seed: int = 0
     dtype: Literal["float32", "bfloat16"] = "bfloat16"
     max_steps: int | None = Field(None, gt=0)
+    gradient_checkpointing: bool = Field(
+        False, description="Trade compute for memory; worth it for large bases on a GPU."
+    )
 
     @field_validator("learning_rate")
     @classmethod
@@ -80,10 +83,16 @@ def load_recipe(path: Path) -> Recipe:
         recipe = Recipe.model_validate(raw)
     except ValidationError as exc:
         raise from_validation_error(path, exc) from exc
-    suite = recipe.data.suite if recipe.data.suite.is_absolute() else path.parent / recipe.data.suite
+    suite = (
+        recipe.data.suite if recipe.data.suite.is_absolute() else path.parent / recipe.data.suite
+    )
     suite = suite.resolve()
     if not suite.exists():
-        raise ConfigError(path, "data.suite", f"suite file {suite} does not exist",
-                          "point data.suite at a suite YAML, relative to the recipe file")
+        raise ConfigError(
+            path,
+            "data.suite",
+            f"suite file {suite} does not exist",
+            "point data.suite at a suite YAML, relative to the recipe file",
+        )
     data = recipe.data.model_copy(update={"suite": suite})
     return recipe.model_copy(update={"data": data, "source": path})

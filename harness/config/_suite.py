@@ -28,7 +28,7 @@ class _TolerantLoader(yaml.SafeLoader):
 
 
 def _function_tag(loader: yaml.SafeLoader, node: yaml.Node) -> str:
-    return f"!function {loader.construct_scalar(node)}"  # type: ignore[arg-type]
+    return f"!function {loader.construct_scalar(node)}"
 
 
 _TolerantLoader.add_constructor("!function", _function_tag)
@@ -60,16 +60,22 @@ def _load_with_includes(path: Path, seen: set[Path]) -> tuple[dict[str, Any], li
         raise ConfigError(path, "include", "include cycle", "remove the circular include")
     seen.add(path)
     if not path.is_file():
-        raise ConfigError(path, None, "suite file does not exist",
-                          "check the suite path (relative to the experiment file)")
+        raise ConfigError(
+            path,
+            None,
+            "suite file does not exist",
+            "check the suite path (relative to the experiment file)",
+        )
     try:
-        cfg = yaml.load(path.read_text(encoding="utf-8"), Loader=_TolerantLoader)  # noqa: S506
+        cfg = yaml.load(path.read_text(encoding="utf-8"), Loader=_TolerantLoader)
     except UnicodeDecodeError as exc:
         raise ConfigError(path, None, "not valid UTF-8", "save the suite YAML as UTF-8") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(path, None, f"invalid YAML: {exc}", "fix the YAML syntax") from exc
     if not isinstance(cfg, dict):
-        raise ConfigError(path, None, "a suite YAML must be a mapping", "write an lm-eval task YAML")
+        raise ConfigError(
+            path, None, "a suite YAML must be a mapping", "write an lm-eval task YAML"
+        )
     files = [path]
     includes = cfg.pop("include", None)
     if includes is None:
@@ -95,7 +101,8 @@ def _resolve_data_files(path: Path, cfg: dict[str, Any]) -> dict[str, list[Path]
         if local_dir is not None and local_dir.is_dir():
             return {"dir": [local_dir.resolve()]}
         raise ConfigError(
-            path, "dataset_path",
+            path,
+            "dataset_path",
             f"data must be local (dataset_path '{builder}' would be fetched from a hub)",
             "use 'dataset_path: json' with 'dataset_kwargs: {data_files: {test: data.jsonl}}'",
         )
@@ -108,9 +115,12 @@ def _resolve_data_files(path: Path, cfg: dict[str, Any]) -> dict[str, list[Path]
             p = Path(str(item))
             p = (p if p.is_absolute() else path.parent / p).resolve()
             if not p.is_file():
-                raise ConfigError(path, f"dataset_kwargs.data_files.{split}",
-                                  f"data file {p} does not exist",
-                                  "put the data file next to the YAML or fix its relative path")
+                raise ConfigError(
+                    path,
+                    f"dataset_kwargs.data_files.{split}",
+                    f"data file {p} does not exist",
+                    "put the data file next to the YAML or fix its relative path",
+                )
             paths.append(p)
         resolved[str(split)] = paths
     return resolved
@@ -133,15 +143,27 @@ def load_suite(path: Path) -> SuiteSpec:
     cfg, files = _load_with_includes(path, set())
     meta = cfg.get("metadata") or {}
     if not isinstance(meta, dict):
-        raise ConfigError(path, "metadata", "metadata must be a mapping",
-                          "write 'metadata: {version: 1.0, kind: task}'")
+        raise ConfigError(
+            path,
+            "metadata",
+            "metadata must be a mapping",
+            "write 'metadata: {version: 1.0, kind: task}'",
+        )
     kind = meta.get("kind")
     if kind not in ("task", "general"):
-        raise ConfigError(path, "metadata.kind", f"kind is {kind!r}",
-                          "set metadata.kind to 'task' (must improve) or 'general' (must not drop)")
+        raise ConfigError(
+            path,
+            "metadata.kind",
+            f"kind is {kind!r}",
+            "set metadata.kind to 'task' (must improve) or 'general' (must not drop)",
+        )
     if "version" not in meta:
-        raise ConfigError(path, "metadata.version", "version is missing",
-                          "set metadata.version (bump it whenever items or prompts change)")
+        raise ConfigError(
+            path,
+            "metadata.version",
+            "version is missing",
+            "set metadata.version (bump it whenever items or prompts change)",
+        )
     task = cfg.get("task")
     if not isinstance(task, str) or not task:
         raise ConfigError(path, "task", "task name is missing", "set 'task: my_suite_name'")
@@ -150,8 +172,12 @@ def load_suite(path: Path) -> SuiteSpec:
     metric = meta.get("primary_metric")
     if metric is None:
         if not metrics or not isinstance(metrics[0], dict) or "metric" not in metrics[0]:
-            raise ConfigError(path, "metric_list", "no metric to gate on",
-                              "add 'metric_list: [{metric: acc}]' or metadata.primary_metric")
+            raise ConfigError(
+                path,
+                "metric_list",
+                "no metric to gate on",
+                "add 'metric_list: [{metric: acc}]' or metadata.primary_metric",
+            )
         metric = metrics[0]["metric"]
     data_files = _resolve_data_files(path, cfg)
     name = str(meta.get("name") or task.removeprefix("harness_"))

@@ -5,5 +5,11 @@ from harness.engine._lm import HarnessLM
 from harness.engine._scorer import SharedContextScorer, TokenRequest
 from harness.engine._suite_runner import build_task, run_suite
 
-__all__ = ["HarnessLM", "SharedContextScorer", "TokenRequest", "build_task",
-           "run_suite", "training_examples"]
+__all__ = [
+    "HarnessLM",
+    "SharedContextScorer",
+    "TokenRequest",
+    "build_task",
+    "run_suite",
+    "training_examples",
+]

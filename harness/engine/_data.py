@@ -18,17 +18,28 @@ def check_jsonl(path: Path) -> int:
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}:{lineno}", None,
-                              f"not valid UTF-8 (byte {exc.start} of the line)",
-                              "re-encode the data file as UTF-8") from exc
+            raise ConfigError(
+                f"{path}:{lineno}",
+                None,
+                f"not valid UTF-8 (byte {exc.start} of the line)",
+                "re-encode the data file as UTF-8",
+            ) from exc
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{lineno}", None, f"invalid JSON: {exc.msg}",
-                              "write one JSON object per line") from exc
+            raise ConfigError(
+                f"{path}:{lineno}",
+                None,
+                f"invalid JSON: {exc.msg}",
+                "write one JSON object per line",
+            ) from exc
         if not isinstance(obj, dict):
-            raise ConfigError(f"{path}:{lineno}", None, "a row must be a JSON object",
-                              "write one JSON object per line")
+            raise ConfigError(
+                f"{path}:{lineno}",
+                None,
+                "a row must be a JSON object",
+                "write one JSON object per line",
+            )
         rows += 1
     if rows == 0:
         raise ConfigError(path, None, "the data file has no rows", "add items to the data file")

@@ -11,15 +11,21 @@ from tqdm.auto import tqdm
 from harness.engine._scorer import SharedContextScorer, TokenRequest
 
 
-class HarnessLM(TemplateLM):  # type: ignore[misc]
+class HarnessLM(TemplateLM):
     """lm-eval ``LM`` over an in-memory model (a plain model or a ``PeftModel``).
 
     Tokenisation follows lm-eval's HF backend exactly (``TemplateLM._encode_pair``, BOS as
     the prefix of empty contexts) so per-item results match it; only the scoring differs.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 32,
-                 max_gen_toks: int = 256, show_progress: bool = True) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        batch_size: int = 32,
+        max_gen_toks: int = 256,
+        show_progress: bool = True,
+    ) -> None:
         super().__init__()
         self.model = model
         self.tokenizer = tokenizer
@@ -47,8 +53,9 @@ class HarnessLM(TemplateLM):  # type: ignore[misc]
     def max_length(self) -> int:
         return self._max_length
 
-    def tok_encode(self, string: str, add_special_tokens: bool | None = None,
-                   **kwargs: Any) -> list[int]:
+    def tok_encode(
+        self, string: str, add_special_tokens: bool | None = None, **kwargs: Any
+    ) -> list[int]:
         kw: dict[str, Any] = {}
         if add_special_tokens is not None:
             kw["add_special_tokens"] = add_special_tokens
@@ -60,25 +67,29 @@ class HarnessLM(TemplateLM):  # type: ignore[misc]
         return str(self.tokenizer.decode(tokens, skip_special_tokens=True))
 
     # -- requests -----------------------------------------------------------------------
-    def _loglikelihood_tokens(self, requests: list[Any], disable_tqdm: bool = False,
-                              **kwargs: Any) -> list[tuple[float, bool]]:
+    def _loglikelihood_tokens(
+        self, requests: list[Any], disable_tqdm: bool = False, **kwargs: Any
+    ) -> list[tuple[float, bool]]:
         reqs = []
         for _, ctx, cont in requests:
             if not cont:
                 raise ValueError("empty continuation: the suite's choice text tokenises to nothing")
             total = len(ctx) + len(cont)
             if total > self._max_length + 1:  # truncate from the left, as HFLM does
-                ctx = (ctx + cont)[-(self._max_length + 1):][: -len(cont)]
+                ctx = (ctx + cont)[-(self._max_length + 1) :][: -len(cont)]
             reqs.append(TokenRequest(tuple(ctx), tuple(cont)))
-        bar = tqdm(total=len(reqs), desc="loglikelihood", disable=disable_tqdm
-                   or not self.show_progress, leave=False)
+        bar = tqdm(
+            total=len(reqs),
+            desc="loglikelihood",
+            disable=disable_tqdm or not self.show_progress,
+            leave=False,
+        )
         try:
             return self.scorer.score(reqs, progress=bar.update)
         finally:
             bar.close()
 
-    def loglikelihood_rolling(self, requests: list[Any],
-                              disable_tqdm: bool = False) -> list[float]:
+    def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         """Whole-document log-likelihood in disjoint windows, as lm-eval's rolling windows."""
         from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 
@@ -102,8 +113,12 @@ class HarnessLM(TemplateLM):  # type: ignore[misc]
         """Greedy batched generation with stop sequences (left padding)."""
         outputs: list[str | None] = [None] * len(requests)
         order = sorted(range(len(requests)), key=lambda i: -len(requests[i].args[0]))
-        bar = tqdm(total=len(requests), desc="generate", disable=disable_tqdm
-                   or not self.show_progress, leave=False)
+        bar = tqdm(
+            total=len(requests),
+            desc="generate",
+            disable=disable_tqdm or not self.show_progress,
+            leave=False,
+        )
         tok = self.tokenizer
         prev_side = tok.padding_side
         tok.padding_side = "left"
@@ -118,10 +133,14 @@ class HarnessLM(TemplateLM):  # type: ignore[misc]
                 enc = tok(ctxs, return_tensors="pt", padding=True, add_special_tokens=False)
                 enc = {k: v.to(self.scorer.device) for k, v in enc.items()}
                 gen = self.model.generate(
-                    **enc, max_new_tokens=max_new, do_sample=False, pad_token_id=self._pad_id,
-                    stop_strings=until or None, tokenizer=tok,
+                    **enc,
+                    max_new_tokens=max_new,
+                    do_sample=False,
+                    pad_token_id=self._pad_id,
+                    stop_strings=until or None,
+                    tokenizer=tok,
                 )
-                new = gen[:, enc["input_ids"].shape[1]:]
+                new = gen[:, enc["input_ids"].shape[1] :]
                 for j, i in enumerate(idx):
                     text = tok.decode(new[j], skip_special_tokens=True)
                     for stop in until:

@@ -39,8 +39,10 @@ def _cache_kwarg(decoder: Any) -> str:
 def _select_cache(cache: Any, rows: torch.Tensor) -> Any:
     from transformers import DynamicCache
 
-    layers = [(layer.keys.index_select(0, rows), layer.values.index_select(0, rows))
-              for layer in cache.layers]
+    layers = [
+        (layer.keys.index_select(0, rows), layer.values.index_select(0, rows))
+        for layer in cache.layers
+    ]
     return DynamicCache(ddp_cache_data=layers)
 
 
@@ -112,8 +114,9 @@ class SharedContextScorer:
         # costs little compute; per-call overhead dominates, hence the wide chunks.
         chunk = self.batch_size * 8
         for start in range(0, len(tails), chunk):
-            self._score_tails(tails[start : start + chunk], requests, results,
-                              cache, ctx_mask, lens)
+            self._score_tails(
+                tails[start : start + chunk], requests, results, cache, ctx_mask, lens
+            )
 
     def _score_tails(
         self,
@@ -136,7 +139,10 @@ class SharedContextScorer:
         mask = torch.cat([ctx_mask.index_select(0, rows), tmask], dim=1)
         pos = lens.index_select(0, rows)[:, None] + torch.arange(m, device=dev)[None, :]
         out = self.decoder(
-            input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=pos,
+            use_cache=True,
             **{self.cache_kw: _select_cache(cache, rows)},
         )
         hidden = out.last_hidden_state
@@ -157,6 +163,8 @@ class SharedContextScorer:
         for i, (ri, _) in enumerate(tails):
             k = len(conts[i]) - 1
             prev_lp, prev_greedy = results[ri]  # type: ignore[misc]
-            results[ri] = (prev_lp + float(tok_lp[offset : offset + k].sum()),
-                           prev_greedy and bool(hit[offset : offset + k].all()))
+            results[ri] = (
+                prev_lp + float(tok_lp[offset : offset + k].sum()),
+                prev_greedy and bool(hit[offset : offset + k].all()),
+            )
             offset += k

@@ -34,8 +34,12 @@ def build_task(suite: SuiteSpec) -> Any:
     try:
         return ConfigurableTask(config=cfg)
     except Exception as exc:  # lm-eval raises many types for a bad task config
-        raise ConfigError(suite.path, None, f"lm-eval could not build this task: {exc}",
-                          "check the task YAML against lm-eval's task guide") from exc
+        raise ConfigError(
+            suite.path,
+            None,
+            f"lm-eval could not build this task: {exc}",
+            "check the task YAML against lm-eval's task guide",
+        ) from exc
 
 
 def _prediction(sample: dict[str, Any], output_type: str) -> tuple[Any, dict[str, Any]]:
@@ -56,8 +60,12 @@ def run_suite(lm: Any, suite: SuiteSpec, settings: ScoringSettings) -> list[Item
     task = build_task(suite)
     docs = task.eval_docs
     if len(docs) == 0:
-        raise ConfigError(suite.path, "test_split", "the evaluation split has no items",
-                          "add items or point test_split at a non-empty split")
+        raise ConfigError(
+            suite.path,
+            "test_split",
+            "the evaluation split has no items",
+            "add items or point test_split at a non-empty split",
+        )
     out = evaluate(
         lm=lm,
         task_dict={suite.name: task},
@@ -88,6 +96,10 @@ def run_suite(lm: Any, suite: SuiteSpec, settings: ScoringSettings) -> list[Item
         results.append(ItemResult(item_id, scores, cap, pred, s.get("target"), extra))
     ids = [r.item_id for r in results]
     if len(set(ids)) != len(ids):
-        raise ConfigError(suite.path, "id", "item ids repeat in the data",
-                          "give every row a unique 'id' (or remove the field)")
+        raise ConfigError(
+            suite.path,
+            "id",
+            "item ids repeat in the data",
+            "give every row a unique 'id' (or remove the field)",
+        )
     return results

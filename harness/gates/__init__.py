@@ -3,5 +3,13 @@
 from harness.gates._checks import Check, PairingError, paired_arrays, paired_check
 from harness.gates._verdict import FORGETTING_REMEDIES, GateOutcome, build_checks, decide
 
-__all__ = ["FORGETTING_REMEDIES", "Check", "GateOutcome", "PairingError", "build_checks",
-           "decide", "paired_arrays", "paired_check"]
+__all__ = [
+    "FORGETTING_REMEDIES",
+    "Check",
+    "GateOutcome",
+    "PairingError",
+    "build_checks",
+    "decide",
+    "paired_arrays",
+    "paired_check",
+]

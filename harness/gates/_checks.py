@@ -90,24 +90,76 @@ def paired_check(
     n = len(bv)
     nan = math.nan
     if n == 0:
-        return Check(name, kind, variant, suite.name, capability, metric, nan, nan, nan,
-                     (nan, nan), margin, False, "no items to compare", 0, None)
+        return Check(
+            name,
+            kind,
+            variant,
+            suite.name,
+            capability,
+            metric,
+            nan,
+            nan,
+            nan,
+            (nan, nan),
+            margin,
+            False,
+            "no items to compare",
+            0,
+            None,
+        )
     if not (np.all(np.isfinite(bv)) and np.all(np.isfinite(cv))):
         bad = int(np.sum(~np.isfinite(bv)) + np.sum(~np.isfinite(cv)))
-        return Check(name, kind, variant, suite.name, capability, metric, nan, nan, nan,
-                     (nan, nan), margin, False,
-                     f"{bad} item score(s) are NaN or infinite; a non-finite metric never passes",
-                     n, None)
-    est = paired_bootstrap(bv, cv, confidence=1 - 2 * policy.alpha,
-                           resamples=policy.bootstrap_resamples, seed=policy.seed)
+        return Check(
+            name,
+            kind,
+            variant,
+            suite.name,
+            capability,
+            metric,
+            nan,
+            nan,
+            nan,
+            (nan, nan),
+            margin,
+            False,
+            f"{bad} item score(s) are NaN or infinite; a non-finite metric never passes",
+            n,
+            None,
+        )
+    est = paired_bootstrap(
+        bv,
+        cv,
+        confidence=1 - 2 * policy.alpha,
+        resamples=policy.bootstrap_resamples,
+        seed=policy.seed,
+    )
     mde = _mde(bv, cv, policy.alpha)
     if kind == "improves":
         passed = est.low > margin
-        reason = (f"gain {est.delta:+.3f}, lower bound {est.low:+.3f} "
-                  f"{'>' if passed else '<='} required gain {margin:+.3f}")
+        reason = (
+            f"gain {est.delta:+.3f}, lower bound {est.low:+.3f} "
+            f"{'>' if passed else '<='} required gain {margin:+.3f}"
+        )
     else:
         passed = est.low > -margin
-        reason = (f"change {est.delta:+.3f}, lower bound {est.low:+.3f} "
-                  f"{'>' if passed else '<='} allowed drop {-margin:+.3f}")
-    return Check(name, kind, variant, suite.name, capability, metric, est.baseline,
-                 est.candidate, est.delta, (est.low, est.high), margin, passed, reason, n, mde)
+        reason = (
+            f"change {est.delta:+.3f}, lower bound {est.low:+.3f} "
+            f"{'>' if passed else '<='} allowed drop {-margin:+.3f}"
+        )
+    return Check(
+        name,
+        kind,
+        variant,
+        suite.name,
+        capability,
+        metric,
+        est.baseline,
+        est.candidate,
+        est.delta,
+        (est.low, est.high),
+        margin,
+        passed,
+        reason,
+        n,
+        mde,
+    )

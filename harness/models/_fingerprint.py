@@ -48,6 +48,11 @@ def variant_fingerprint(
 ) -> str:
     """A variant is its base, its adapter and how it is run; any change is a new variant."""
     return fingerprint_value(
-        {"base": base_fp, "adapter": adapter_fp, "quant": quantization, "dtype": dtype,
-         "merged": merged}
+        {
+            "base": base_fp,
+            "adapter": adapter_fp,
+            "quant": quantization,
+            "dtype": dtype,
+            "merged": merged,
+        }
     )

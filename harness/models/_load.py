@@ -43,12 +43,19 @@ def _check_weights(path: Path, allow_pickle: bool) -> None:
     if any(path.glob("*.bin")) or any(path.glob("*.pt")):
         if allow_pickle:
             return
-        raise ConfigError(path, "base.allow_pickle",
-                          "only pickle weights (*.bin) found; pickle can run arbitrary code",
-                          "convert the weights to safetensors, or set base.allow_pickle: true "
-                          "if you trust the source")
-    raise ConfigError(path, "base.model", "no weight files found",
-                      "point at a directory containing model.safetensors and config.json")
+        raise ConfigError(
+            path,
+            "base.allow_pickle",
+            "only pickle weights (*.bin) found; pickle can run arbitrary code",
+            "convert the weights to safetensors, or set base.allow_pickle: true "
+            "if you trust the source",
+        )
+    raise ConfigError(
+        path,
+        "base.model",
+        "no weight files found",
+        "point at a directory containing model.safetensors and config.json",
+    )
 
 
 def load_base(spec: BaseSpec, dtype: str | None = None) -> LoadedBase:
@@ -74,16 +81,25 @@ def load_base(spec: BaseSpec, dtype: str | None = None) -> LoadedBase:
 def read_adapter_config(adapter_dir: Path) -> dict[str, Any]:
     cfg_path = adapter_dir / "adapter_config.json"
     if not cfg_path.is_file():
-        raise ConfigError(adapter_dir, "adapter", "adapter_config.json is missing",
-                          "point at a directory saved by peft's save_pretrained")
+        raise ConfigError(
+            adapter_dir,
+            "adapter",
+            "adapter_config.json is missing",
+            "point at a directory saved by peft's save_pretrained",
+        )
     try:
         cfg: dict[str, Any] = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(cfg_path, None, f"unreadable adapter config: {exc}",
-                          "re-save the adapter with peft") from exc
+        raise ConfigError(
+            cfg_path, None, f"unreadable adapter config: {exc}", "re-save the adapter with peft"
+        ) from exc
     if not any(adapter_dir.glob("adapter_model.safetensors")):
-        raise ConfigError(adapter_dir, "adapter", "adapter_model.safetensors is missing",
-                          "save the adapter with safe_serialization=True")
+        raise ConfigError(
+            adapter_dir,
+            "adapter",
+            "adapter_model.safetensors is missing",
+            "save the adapter with safe_serialization=True",
+        )
     return cfg
 
 
@@ -96,9 +112,13 @@ def attach_adapter(model: Any, adapter_dir: Path, name: str) -> Any:
         if isinstance(model, PeftModel):
             model.load_adapter(str(adapter_dir), adapter_name=name, is_trainable=False)
             return model
-        return PeftModel.from_pretrained(model, str(adapter_dir), adapter_name=name,
-                                         is_trainable=False)
+        return PeftModel.from_pretrained(
+            model, str(adapter_dir), adapter_name=name, is_trainable=False
+        )
     except (RuntimeError, ValueError, KeyError) as exc:
-        raise ConfigError(adapter_dir, "adapter",
-                          f"adapter does not fit this base: {str(exc).splitlines()[0][:300]}",
-                          "train or load an adapter made for this base model") from exc
+        raise ConfigError(
+            adapter_dir,
+            "adapter",
+            f"adapter does not fit this base: {str(exc).splitlines()[0][:300]}",
+            "train or load an adapter made for this base model",
+        ) from exc

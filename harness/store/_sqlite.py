@@ -80,12 +80,16 @@ class ResultStore:
         with self._connect() as con:
             row = con.execute(
                 "SELECT n_items, complete FROM result_sets WHERE variant=? AND suite=? "
-                "AND settings=? AND scoring_version=?", key.as_tuple()).fetchone()
+                "AND settings=? AND scoring_version=?",
+                key.as_tuple(),
+            ).fetchone()
             if row is None or not row[1]:
                 return None
             rows = con.execute(
                 "SELECT payload FROM items WHERE variant=? AND suite=? AND settings=? "
-                "AND scoring_version=? ORDER BY rowid", key.as_tuple()).fetchall()
+                "AND scoring_version=? ORDER BY rowid",
+                key.as_tuple(),
+            ).fetchall()
         if len(rows) != row[0]:
             return None
         return [ItemResult.from_json(json.loads(r[0])) for r in rows]
@@ -94,26 +98,39 @@ class ResultStore:
         with self._connect() as con:
             row = con.execute(
                 "SELECT provenance FROM result_sets WHERE variant=? AND suite=? AND settings=? "
-                "AND scoring_version=?", key.as_tuple()).fetchone()
+                "AND scoring_version=?",
+                key.as_tuple(),
+            ).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, key: ResultKey, items: list[ItemResult], provenance: dict[str, Any]) -> None:
         """Write a whole result set in one transaction; a crash leaves the old state intact."""
-        payloads = [(*key.as_tuple(), it.item_id, json.dumps(it.to_json(), allow_nan=True))
-                    for it in items]
+        payloads = [
+            (*key.as_tuple(), it.item_id, json.dumps(it.to_json(), allow_nan=True)) for it in items
+        ]
         for attempt in range(20):
             try:
                 with self._connect() as con:
                     con.execute("BEGIN IMMEDIATE")
-                    con.execute("DELETE FROM items WHERE variant=? AND suite=? AND settings=? "
-                                "AND scoring_version=?", key.as_tuple())
+                    con.execute(
+                        "DELETE FROM items WHERE variant=? AND suite=? AND settings=? "
+                        "AND scoring_version=?",
+                        key.as_tuple(),
+                    )
                     con.executemany(
                         "INSERT INTO items (variant, suite, settings, scoring_version, item_id, "
-                        "payload) VALUES (?,?,?,?,?,?)", payloads)
+                        "payload) VALUES (?,?,?,?,?,?)",
+                        payloads,
+                    )
                     con.execute(
                         "INSERT OR REPLACE INTO result_sets VALUES (?,?,?,?,?,1,?,?)",
-                        (*key.as_tuple(), len(items), json.dumps(provenance, default=str),
-                         time.time()))
+                        (
+                            *key.as_tuple(),
+                            len(items),
+                            json.dumps(provenance, default=str),
+                            time.time(),
+                        ),
+                    )
                     con.execute("COMMIT")
                 return
             except sqlite3.OperationalError as exc:

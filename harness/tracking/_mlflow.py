@@ -39,8 +39,9 @@ def _pid_alive(pid: int) -> bool:
 def _end_orphans(client: Any, experiment_id: str) -> int:
     """End RUNNING runs of this host whose process no longer exists; return how many."""
     host = socket.gethostname()
-    runs = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
-                              max_results=200)
+    runs = client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=200
+    )
     ended = 0
     for run in runs:
         tags = run.data.tags
@@ -70,12 +71,22 @@ class GateRunLog:
     def set_tags(self, tags: dict[str, str]) -> None:
         self._mlflow.set_tags(tags)
 
-    def log_variant(self, name: str, params: dict[str, Any], metrics: dict[str, float],
-                    curve: list[tuple[int, float]] | None = None) -> str:
+    def log_variant(
+        self,
+        name: str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        curve: list[tuple[int, float]] | None = None,
+    ) -> str:
         """Log one candidate as a nested child run; returns its run id."""
         with self._mlflow.start_run(run_name=name, nested=True) as child:
-            self._mlflow.set_tags({"harness.variant": name, "harness.pid": str(os.getpid()),
-                                   "harness.host": socket.gethostname()})
+            self._mlflow.set_tags(
+                {
+                    "harness.variant": name,
+                    "harness.pid": str(os.getpid()),
+                    "harness.host": socket.gethostname(),
+                }
+            )
             if params:
                 self._mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
             for step, loss in curve or []:

@@ -55,16 +55,22 @@ def _check_examples(examples: list[dict[str, str]], source: str) -> None:
     for i, ex in enumerate(examples):
         for key in ("prompt", "completion"):
             if not isinstance(ex.get(key), str) or not ex[key].strip():
-                raise ConfigError(source, f"row {i}.{key}", f"'{key}' is empty or missing",
-                                  "fill the field or drop the row")
+                raise ConfigError(
+                    source,
+                    f"row {i}.{key}",
+                    f"'{key}' is empty or missing",
+                    "fill the field or drop the row",
+                )
 
 
 def adapter_cache_key(base_fp: str, recipe: Recipe, examples: list[dict[str, str]]) -> str:
-    return fingerprint_value({
-        "base": base_fp,
-        "recipe": recipe.model_dump(mode="json", exclude={"source"}),
-        "data": fingerprint_value(examples),
-    })
+    return fingerprint_value(
+        {
+            "base": base_fp,
+            "recipe": recipe.model_dump(mode="json", exclude={"source"}),
+            "data": fingerprint_value(examples),
+        }
+    )
 
 
 def load_cached(adapter_dir: Path) -> TrainResult | None:
@@ -78,7 +84,7 @@ def load_cached(adapter_dir: Path) -> TrainResult | None:
     return TrainResult(**data)
 
 
-def _warmup_kwargs(config_cls: Any, ratio: float) -> dict[str, float]:
+def _warmup_kwargs(config_cls: Any, ratio: float) -> dict[str, Any]:
     # transformers 5 folded warmup_ratio into warmup_steps (a float below 1 is a ratio).
     if "warmup_ratio" in getattr(config_cls, "__dataclass_fields__", {}):
         return {"warmup_ratio": ratio}
@@ -91,8 +97,13 @@ def _versions() -> dict[str, str]:
     import transformers
     import trl
 
-    return {"torch": torch.__version__, "transformers": transformers.__version__,
-            "peft": peft.__version__, "trl": trl.__version__, "python": platform.python_version()}
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "trl": trl.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def train_lora(
@@ -116,16 +127,19 @@ def train_lora(
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     model = AutoModelForCausalLM.from_pretrained(
-        str(base_dir), dtype=torch_dtype(t.dtype), use_safetensors=True)
+        str(base_dir), dtype=torch_dtype(t.dtype), use_safetensors=True
+    )
     peft_cfg = LoraConfig(
-        r=recipe.lora.r, lora_alpha=recipe.lora.alpha, lora_dropout=recipe.lora.dropout,
-        target_modules=recipe.lora.target_modules, task_type="CAUSAL_LM",
+        r=recipe.lora.r,
+        lora_alpha=recipe.lora.alpha,
+        lora_dropout=recipe.lora.dropout,
+        target_modules=recipe.lora.target_modules,
+        task_type="CAUSAL_LM",
     )
     curve: list[tuple[int, float]] = []
 
-    class _Curve(TrainerCallback):  # type: ignore[misc]
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None,
-                   **kw: Any) -> None:
+    class _Curve(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
             if logs and "loss" in logs:
                 curve.append((int(state.global_step), float(logs["loss"])))
 
@@ -155,13 +169,18 @@ def train_lora(
             completion_only_loss=True,
             packing=False,
             disable_tqdm=False,
+            gradient_checkpointing=t.gradient_checkpointing,
             **_warmup_kwargs(SFTConfig, t.warmup_ratio),
         )
         trainer = SFTTrainer(
-            model=model, args=args, train_dataset=Dataset.from_list(examples),
-            processing_class=tok, peft_config=peft_cfg, callbacks=[_Curve()],
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(examples),
+            processing_class=tok,
+            peft_config=peft_cfg,
+            callbacks=[_Curve()],
         )
-        pm = trainer.model
+        pm: Any = trainer.model
         trainable = sum(p.numel() for p in pm.parameters() if p.requires_grad)
         total = sum(p.numel() for p in pm.parameters())
         start = time.perf_counter()
@@ -171,8 +190,9 @@ def train_lora(
         epochs_done = float(out.metrics.get("epoch", t.epochs) or t.epochs)
         final_loss = curve[-1][1] if curve else float(out.training_loss)
         if final_loss != final_loss or final_loss in (float("inf"), float("-inf")):
-            raise RuntimeError(f"training diverged: final loss {final_loss}; lower the "
-                               "learning rate in the recipe")
+            raise RuntimeError(
+                f"training diverged: final loss {final_loss}; lower the learning rate in the recipe"
+            )
         result = TrainResult(
             adapter_dir=str(out_dir),
             recipe=str(recipe.source or recipe.name),
@@ -187,13 +207,20 @@ def train_lora(
         )
         staged = work / "adapter"
         pm.save_pretrained(str(staged), safe_serialization=True)
-        (staged / ADAPTER_META).write_text(json.dumps({
-            "base_fingerprint": base_fp,
-            "recipe": recipe.model_dump(mode="json", exclude={"source"}),
-            "data_fingerprint": fingerprint_value(examples),
-            "versions": _versions(),
-            "training": result.to_json(),
-        }, indent=2, default=str), encoding="utf-8")
+        (staged / ADAPTER_META).write_text(
+            json.dumps(
+                {
+                    "base_fingerprint": base_fp,
+                    "recipe": recipe.model_dump(mode="json", exclude={"source"}),
+                    "data_fingerprint": fingerprint_value(examples),
+                    "versions": _versions(),
+                    "training": result.to_json(),
+                },
+                indent=2,
+                default=str,
+            ),
+            encoding="utf-8",
+        )
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(staged, out_dir)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.config import ConfigError, load_recipe, load_suite
+from harness.engine import training_examples
+from harness.training import ADAPTER_META, load_cached, train_lora
+from tests.conftest import write_tiny_experiment
+
+
+def test_tiny_lora_trains_and_saves_provenance(tiny_model_dir: Path, isolated_env: Path) -> None:
+    exp = write_tiny_experiment(isolated_env / "p", tiny_model_dir, max_steps=3)
+    recipe = load_recipe(exp.parent / "training" / "lora.yaml")
+    examples = training_examples(load_suite(recipe.data.suite))
+    assert examples[0]["completion"].strip() in {"Q17", "Q23", "Q38"}
+    out = isolated_env / "adapter"
+    result = train_lora(tiny_model_dir, "fp", recipe, examples, out)
+    assert result.steps == 3 and result.trainable_params > 0
+    assert 0 < result.trainable_pct < 100
+    assert result.loss_curve and all(loss == loss for _, loss in result.loss_curve)
+    meta = json.loads((out / ADAPTER_META).read_text())
+    assert meta["base_fingerprint"] == "fp" and meta["versions"]["peft"]
+    cached = load_cached(out)
+    assert cached is not None and cached.cached and cached.steps == 3
+
+
+def test_empty_completion_is_refused_with_the_row(tiny_model_dir: Path, isolated_env: Path) -> None:
+    exp = write_tiny_experiment(isolated_env / "p", tiny_model_dir)
+    recipe = load_recipe(exp.parent / "training" / "lora.yaml")
+    with pytest.raises(ConfigError) as e:
+        train_lora(
+            tiny_model_dir, "fp", recipe, [{"prompt": "x", "completion": " "}], isolated_env / "a"
+        )
+    assert e.value.field == "row 0.completion"
