@@ -79,29 +79,49 @@ def _score_variant(
     settings_fp: str,
     provenance: dict[str, Any],
 ) -> dict[str, list[ItemResult]]:
+    """Score every suite for one variant, committing batches and resuming what a crash left."""
     from harness.engine import run_suite
 
     out: dict[str, list[ItemResult]] = {}
     for suite in exp.suites:
         key = ResultKey(variant_fp, suite.fingerprint, settings_fp, harness.SCORING_VERSION)
+        prov = {
+            **provenance,
+            "variant": variant,
+            "suite": suite.name,
+            "suite_version": suite.version,
+            "scoring_settings": _scoring_key(exp),
+        }
         cached = store.get(key)
         if cached is not None:
             steps.console.print(
-                f"      {variant}/{suite.name}: {len(cached)} items from the "
-                "result store (no forward passes)"
+                f"      {variant}/{suite.name}: {len(cached)} items from the result store "
+                "(no forward passes)"
             )
             out[suite.name] = cached
             continue
+        stale = store.why_not_reused(key, suite.name, prov)
+        if stale:
+            steps.console.print(
+                f"      {variant}/{suite.name}: stored results not reused ({'; '.join(stale)})"
+            )
+        done = store.partial(key)
+        if done:
+            steps.console.print(
+                f"      {variant}/{suite.name}: resuming, {len(done)} items already committed"
+            )
 
-        def _score(s: SuiteSpec = suite) -> list[ItemResult]:
-            return run_suite(lm, s, exp.scoring)
+        def _score(
+            s: SuiteSpec = suite, k: ResultKey = key, d: dict[str, ItemResult] = done
+        ) -> list[ItemResult]:
+            return run_suite(
+                lm, s, exp.scoring, skip=d.keys(), on_batch=functools.partial(store.add_items, k)
+            )
 
-        items = steps.run(f"Scoring {variant} on {suite.name}", _score)
-        store.put(
-            key,
-            items,
-            {**provenance, "variant": variant, "suite": suite.name, "suite_version": suite.version},
-        )
+        new = steps.run(f"Scoring {variant} on {suite.name}", _score)
+        store.complete(key, len(done) + len(new), prov)
+        items = store.get(key)
+        assert items is not None
         out[suite.name] = items
     return out
 

@@ -69,7 +69,9 @@ def test_gate_runs_end_to_end_and_writes_the_contract(tiny_experiment: Path) -> 
     # MLflow: a finished parent run tagged with the verdict, a child run for the candidate.
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient()
+    from harness.tracking import tracking_uri
+
+    client = MlflowClient(tracking_uri())
     run = client.get_run(summary["mlflow_run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.tags["harness.verdict"] == summary["verdict"]

@@ -113,7 +113,15 @@ def _resolve_data_files(path: Path, cfg: dict[str, Any]) -> dict[str, list[Path]
         paths = []
         for item in items:
             p = Path(str(item))
-            p = (p if p.is_absolute() else path.parent / p).resolve()
+            if not p.is_absolute():
+                p = (path.parent / p).resolve()
+                if not p.is_relative_to(path.parent.resolve()):
+                    raise ConfigError(
+                        path,
+                        f"dataset_kwargs.data_files.{split}",
+                        f"relative data path {item!r} leaves the suite's directory",
+                        "keep data files next to the suite YAML, or give an absolute path",
+                    )
             if not p.is_file():
                 raise ConfigError(
                     path,

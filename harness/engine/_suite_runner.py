@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Collection
 from typing import Any
 
 from harness.config import ConfigError, ItemResult, ScoringSettings, SuiteSpec
-from harness.engine._data import check_suite_data
+from harness.engine._data import check_suite_data, check_targets
 
 
 def _offline() -> None:
@@ -18,11 +19,11 @@ def _offline() -> None:
 def build_task(suite: SuiteSpec) -> Any:
     """Build an lm-eval ``ConfigurableTask`` from the suite YAML with its local data."""
     _offline()
-    check_suite_data(suite)
     from lm_eval.api.task import ConfigurableTask
     from lm_eval.tasks._yaml_loader import load_yaml
 
     cfg = load_yaml(suite.path, resolve_func=True)
+    check_suite_data(suite, cfg)
     cfg.pop("group", None)
     cfg.pop("tag", None)
     if "dir" not in suite.data_files:
@@ -32,14 +33,17 @@ def build_task(suite: SuiteSpec) -> Any:
     else:
         cfg["dataset_path"] = str(suite.data_files["dir"][0])
     try:
-        return ConfigurableTask(config=cfg)
+        task = ConfigurableTask(config=cfg)
     except Exception as exc:  # lm-eval raises many types for a bad task config
         raise ConfigError(
             suite.path,
             None,
-            f"lm-eval could not build this task: {exc}",
-            "check the task YAML against lm-eval's task guide",
+            f"lm-eval could not build this task ({type(exc).__name__}: {exc}); lm-eval "
+            "renders the first data row while building, so a bad first row shows up here",
+            "check the task YAML against lm-eval's task guide and the first data row",
         ) from exc
+    check_targets(task, suite)
+    return task
 
 
 def _prediction(sample: dict[str, Any], output_type: str) -> tuple[Any, dict[str, Any]]:
@@ -53,11 +57,12 @@ def _prediction(sample: dict[str, Any], output_type: str) -> tuple[Any, dict[str
     return None, {}
 
 
-def run_suite(lm: Any, suite: SuiteSpec, settings: ScoringSettings) -> list[ItemResult]:
-    """Score every item of a suite with ``lm`` and return per-item results in item order."""
-    from lm_eval.evaluator import evaluate
+def _item_id(doc: Any, index: int) -> str:
+    return str(doc.get("id", index)) if isinstance(doc, dict) else str(index)
 
-    task = build_task(suite)
+
+def suite_item_ids(task: Any, suite: SuiteSpec, settings: ScoringSettings) -> list[str]:
+    """The ids of the items a run scores, in order; refuses empty splits and repeated ids."""
     docs = task.eval_docs
     if len(docs) == 0:
         raise ConfigError(
@@ -66,23 +71,25 @@ def run_suite(lm: Any, suite: SuiteSpec, settings: ScoringSettings) -> list[Item
             "the evaluation split has no items",
             "add items or point test_split at a non-empty split",
         )
-    out = evaluate(
-        lm=lm,
-        task_dict={suite.name: task},
-        limit=settings.limit,
-        bootstrap_iters=0,
-        log_samples=True,
-        apply_chat_template=settings.apply_chat_template,
-        verbosity="ERROR",
-    )
-    if out is None:
-        raise RuntimeError(f"lm-eval returned no results for suite {suite.name}")
-    samples = out["samples"][suite.name]
-    metric_names = [m["metric"] for m in task.config.metric_list] if task.config.metric_list else []
+    n = len(docs) if settings.limit is None else min(settings.limit, len(docs))
+    ids = [_item_id(docs[i], i) for i in range(n)]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})[:5]
+        raise ConfigError(
+            suite.path,
+            "id",
+            f"item ids repeat in the data: {dupes}",
+            "give every row a unique 'id' (or remove the field)",
+        )
+    return ids
+
+
+def _items_from_samples(
+    samples: list[dict[str, Any]], suite: SuiteSpec, metric_names: list[str]
+) -> list[ItemResult]:
     results: list[ItemResult] = []
     for s in sorted(samples, key=lambda s: int(s["doc_id"])):
         doc = s["doc"]
-        item_id = str(doc.get("id", s["doc_id"])) if isinstance(doc, dict) else str(s["doc_id"])
         scores: dict[str, float] = {}
         for name in metric_names or [suite.metric]:
             if name in s:
@@ -93,13 +100,50 @@ def run_suite(lm: Any, suite: SuiteSpec, settings: ScoringSettings) -> list[Item
         if suite.capability_field and isinstance(doc, dict):
             cap = str(doc.get(suite.capability_field, cap))
         pred, extra = _prediction(s, suite.output_type)
-        results.append(ItemResult(item_id, scores, cap, pred, s.get("target"), extra))
-    ids = [r.item_id for r in results]
-    if len(set(ids)) != len(ids):
-        raise ConfigError(
-            suite.path,
-            "id",
-            "item ids repeat in the data",
-            "give every row a unique 'id' (or remove the field)",
+        results.append(
+            ItemResult(_item_id(doc, int(s["doc_id"])), scores, cap, pred, s.get("target"), extra)
         )
+    return results
+
+
+def run_suite(
+    lm: Any,
+    suite: SuiteSpec,
+    settings: ScoringSettings,
+    *,
+    skip: Collection[str] = (),
+    on_batch: Callable[[list[ItemResult]], None] | None = None,
+    batch_items: int = 128,
+) -> list[ItemResult]:
+    """Score the items of a suite not in ``skip``, handing each finished batch to ``on_batch``.
+
+    Batches let the caller commit as it goes: a run killed mid-suite loses at most one batch
+    and, restarted with ``skip`` = the committed ids, scores exactly the rest.
+    """
+    from lm_eval.evaluator import evaluate
+
+    task = build_task(suite)
+    ids = suite_item_ids(task, suite, settings)
+    todo = [i for i, item_id in enumerate(ids) if item_id not in skip]
+    metric_names = [m["metric"] for m in task.config.metric_list or []]
+    results: list[ItemResult] = []
+    for start in range(0, len(todo), batch_items):
+        chunk = todo[start : start + batch_items]
+        out = evaluate(
+            lm=lm,
+            task_dict={suite.name: task},
+            samples={suite.name: chunk},
+            bootstrap_iters=0,
+            log_samples=True,
+            apply_chat_template=settings.apply_chat_template,
+            verbosity="ERROR",
+        )
+        if out is None:
+            raise RuntimeError(f"lm-eval returned no results for suite {suite.name}")
+        items = _items_from_samples(out["samples"][suite.name], suite, metric_names)
+        if len(items) != len(chunk):
+            raise RuntimeError(f"lm-eval scored {len(items)} of {len(chunk)} items")
+        if on_batch is not None:
+            on_batch(items)
+        results.extend(items)
     return results

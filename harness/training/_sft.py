@@ -91,6 +91,18 @@ def _warmup_kwargs(config_cls: Any, ratio: float) -> dict[str, Any]:
     return {"warmup_steps": ratio}
 
 
+def _checkpointing_kwargs(config_cls: Any, on: bool) -> dict[str, Any]:
+    # transformers 5.2x renamed gradient_checkpointing to activation_checkpointing (the old
+    # name warns). trl turns it on by default; small models train faster without it.
+    fields = getattr(config_cls, "__dataclass_fields__", {})
+    name = (
+        "activation_checkpointing"
+        if "activation_checkpointing" in fields
+        else ("gradient_checkpointing")
+    )
+    return {name: on}
+
+
 def _versions() -> dict[str, str]:
     import peft
     import torch
@@ -169,8 +181,8 @@ def train_lora(
             completion_only_loss=True,
             packing=False,
             disable_tqdm=False,
-            gradient_checkpointing=t.gradient_checkpointing,
             **_warmup_kwargs(SFTConfig, t.warmup_ratio),
+            **_checkpointing_kwargs(SFTConfig, t.gradient_checkpointing),
         )
         trainer = SFTTrainer(
             model=model,

@@ -55,3 +55,18 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_experiment(p)
     assert "line" in str(e.value) and str(p) in str(e.value)
+
+
+def test_relative_data_path_may_not_escape_the_suite_dir(tmp_path: Path) -> None:
+    (tmp_path / "outside.jsonl").write_text('{"a": 1}\n')
+    d = tmp_path / "suite"
+    d.mkdir()
+    p = d / "s.yaml"
+    p.write_text(
+        "task: x\ndataset_path: json\ndataset_kwargs:\n  data_files:\n"
+        "    test: ../outside.jsonl\nmetric_list:\n  - metric: acc\n"
+        "metadata:\n  version: 1\n  kind: task\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_suite(p)
+    assert e.value.field == "dataset_kwargs.data_files.test" and "absolute" in e.value.fix

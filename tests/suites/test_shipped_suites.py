@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -29,7 +30,7 @@ CAPABILITIES = {
     "language",
     "instruction_following",
 }
-EXPECTED_TEST_ROWS = {"harness_ticket_routing": 300, "harness_general": 420}
+EXPECTED_TEST_ROWS = {"harness_ticket_routing": 300, "harness_general": 1500}
 GENERATED = [
     "ticket_routing/train.jsonl",
     "ticket_routing/test.jsonl",
@@ -150,18 +151,18 @@ def test_ticket_routing_yaml_choices_match_codes() -> None:
 
 def test_general_rows() -> None:
     rows = _rows(GENERAL_DIR / "test.jsonl")
-    assert len(rows) == 420
+    assert len(rows) == 1500
     ids = [r["id"] for r in rows]
-    assert ids == [f"gen-{i:04d}" for i in range(1, 421)]
+    assert ids == [f"gen-{i:04d}" for i in range(1, 1501)]
     for r in rows:
         assert set(r) == {"id", "capability", "question", "choices", "answer"}
         assert r["capability"] in CAPABILITIES
         assert 2 <= len(r["choices"]) <= 4
         assert len(set(r["choices"])) == len(r["choices"])
         assert isinstance(r["answer"], int) and 0 <= r["answer"] < len(r["choices"])
-    assert Counter(r["capability"] for r in rows) == dict.fromkeys(CAPABILITIES, 70)
-    items = [(r["question"], tuple(sorted(r["choices"]))) for r in rows]
-    assert len(set(items)) == len(items)
+    assert Counter(r["capability"] for r in rows) == dict.fromkeys(CAPABILITIES, 250)
+    questions = [r["question"] for r in rows]
+    assert len(set(questions)) == len(questions), "question text must be unique in the suite"
     # answer positions are balanced within each capability and choice count
     for cap in CAPABILITIES:
         for n in (2, 3, 4):
@@ -176,12 +177,37 @@ def test_general_rows() -> None:
     assert cfg["metadata"]["capability_field"] == "capability"
 
 
+ARITHMETIC_PATTERNS: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(r"What is (\d+) \+ (\d+)\?"), lambda a, b: a + b),
+    (re.compile(r"What is (\d+) - (\d+)\?"), lambda a, b: a - b),
+    (re.compile(r"What is (\d+) times (\d+)\?"), lambda a, b: a * b),
+    (re.compile(r"What is half of (\d+)\?"), lambda a: a // 2),
+    (re.compile(r"What is double (\d+)\?"), lambda a: 2 * a),
+    (re.compile(r"\w+ has (\d+) \w+ and buys (\d+) more\. How many .*"), lambda a, b: a + b),
+    (re.compile(r"\w+ has (\d+) \w+ and gives (\d+) away\. How many .*"), lambda a, b: a - b),
+    (
+        re.compile(r"There are (\d+) \w+ with (\d+) \w+ in each \w+\. How many .*"),
+        lambda a, b: a * b,
+    ),
+]
+
+
 def test_general_arithmetic_answers_are_correct() -> None:
-    ops = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "times": lambda a, b: a * b}
     rows = [r for r in _rows(GENERAL_DIR / "test.jsonl") if r["capability"] == "arithmetic"]
+    assert len(rows) == 250
     for r in rows:
-        a, op, b = r["question"].removeprefix("What is ").removesuffix("?").split(" ")
-        assert r["choices"][r["answer"]] == str(ops[op](int(a), int(b))), r
+        for pattern, fn in ARITHMETIC_PATTERNS:
+            m = pattern.fullmatch(r["question"])
+            if m:
+                expected = fn(*(int(g) for g in m.groups()))
+                assert expected >= 0, r
+                assert r["choices"][r["answer"]] == str(expected), r
+                assert str(expected) not in (
+                    c for i, c in enumerate(r["choices"]) if i != r["answer"]
+                ), r
+                break
+        else:
+            pytest.fail(f"unrecognised arithmetic question: {r['question']}")
 
 
 def test_generator_reproduces_committed_files(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def test_failed_body_ends_run_failed(isolated_env: Path) -> None:
     with pytest.raises(RuntimeError), gate_run("exp", "r1") as log:
         run_id = log.run_id
         raise RuntimeError("boom")
-    assert MlflowClient().get_run(run_id).info.status == "FAILED"
+    assert MlflowClient(tracking_uri()).get_run(run_id).info.status == "FAILED"
 
 
 def test_run_of_a_killed_process_is_ended_by_the_next_run(isolated_env: Path) -> None:
@@ -38,7 +38,7 @@ def test_run_of_a_killed_process_is_ended_by_the_next_run(isolated_env: Path) ->
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     orphan = proc.stdout.strip().splitlines()[-1]
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri())
     assert client.get_run(orphan).info.status == "RUNNING"
     with gate_run("exp", "next"):
         pass
