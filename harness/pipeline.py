@@ -267,7 +267,9 @@ def run_gate(
             else:
                 assert cand.adapter is not None
                 adapter_dir = cand.adapter
-            model = attach_adapter(model, adapter_dir, cand.name)
+            model = attach_adapter(
+                model, adapter_dir, cand.name, base_fingerprint=base.fingerprint
+            )
             model.set_adapter(cand.name)
             model.eval()
             adapter_fp = fingerprint_files(adapter_dir)

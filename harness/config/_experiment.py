@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.config._errors import ConfigError, from_validation_error
+from harness.config._paths import resolve_user_path
 from harness.config._policy import GatePolicy
 from harness.config._recipe import Recipe, load_recipe
 from harness.config._suite import SuiteSpec, load_suite
@@ -34,6 +35,16 @@ class CandidateSpec(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
     recipe: Path | None = None
     adapter: Path | None = None
+    quantization: Literal["none", "nf4", "int8"] | None = Field(
+        None,
+        description="Base quantisation this candidate is served with; a qlora recipe "
+        "implies nf4, otherwise none.",
+    )
+    compare_to: str | None = Field(
+        None,
+        description="Another candidate to check this one against with quantization_gap "
+        "(e.g. a QLoRA candidate against its LoRA twin).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> CandidateSpec:
@@ -80,8 +91,8 @@ class Experiment(BaseModel):
     reports_dir: Path
 
 
-def _resolve(root: Path, p: Path) -> Path:
-    return (p if p.is_absolute() else root / p).resolve()
+def _resolve(root: Path, p: Path, file: Path, field: str) -> Path:
+    return resolve_user_path(p, root, file, field)
 
 
 def load_experiment(path: Path) -> Experiment:
@@ -98,7 +109,7 @@ def load_experiment(path: Path) -> Experiment:
     root = path.parent
     suites: list[SuiteSpec] = []
     for i, s in enumerate(exp.suites):
-        sp = _resolve(root, s)
+        sp = _resolve(root, s, path, f"suites.{i}")
         if not sp.exists():
             raise ConfigError(
                 path,
@@ -132,7 +143,7 @@ def load_experiment(path: Path) -> Experiment:
             )
         seen.add(c.name)
         if c.recipe is not None:
-            rp = _resolve(root, c.recipe)
+            rp = _resolve(root, c.recipe, path, f"candidates.{i}.recipe")
             if not rp.exists():
                 raise ConfigError(
                     path,
@@ -141,10 +152,19 @@ def load_experiment(path: Path) -> Experiment:
                     "point at a recipe YAML in training/, relative to this file",
                 )
             recipes[c.name] = load_recipe(rp)
-            c = c.model_copy(update={"recipe": rp})
+            implied = recipes[c.name].base_quantization
+            if c.quantization not in (None, implied):
+                raise ConfigError(
+                    path,
+                    f"candidates.{i}.quantization",
+                    f"'{c.quantization}' contradicts the recipe's method "
+                    f"({recipes[c.name].method} serves on '{implied}')",
+                    "drop 'quantization' for trained candidates",
+                )
+            c = c.model_copy(update={"recipe": rp, "quantization": implied})
         else:
             assert c.adapter is not None
-            ap = _resolve(root, c.adapter)
+            ap = _resolve(root, c.adapter, path, f"candidates.{i}.adapter")
             if not ap.is_dir():
                 raise ConfigError(
                     path,
@@ -152,11 +172,20 @@ def load_experiment(path: Path) -> Experiment:
                     f"adapter dir {ap} not found",
                     "point at a directory holding adapter_config.json",
                 )
-            c = c.model_copy(update={"adapter": ap})
+            c = c.model_copy(update={"adapter": ap, "quantization": c.quantization or "none"})
         candidates.append(c)
+    cand_names = {c.name for c in candidates}
+    for i, c in enumerate(candidates):
+        if c.compare_to is not None and (c.compare_to not in cand_names or c.compare_to == c.name):
+            raise ConfigError(
+                path,
+                f"candidates.{i}.compare_to",
+                f"'{c.compare_to}' is not another candidate of this experiment",
+                f"use one of {sorted(cand_names - {c.name})}",
+            )
     base = exp.base
     if not base.model.startswith("builtin:"):
-        bp = _resolve(root, Path(base.model))
+        bp = _resolve(root, Path(base.model), path, "base.model")
         if not bp.is_dir():
             raise ConfigError(
                 path,
@@ -181,5 +210,5 @@ def load_experiment(path: Path) -> Experiment:
         recipes=recipes,
         scoring=exp.scoring,
         gate=exp.gate,
-        reports_dir=_resolve(root, exp.reports_dir),
+        reports_dir=_resolve(root, exp.reports_dir, path, "reports_dir"),
     )

@@ -8,6 +8,7 @@ margin is wider rather than letting noise fail releases.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -27,6 +28,16 @@ class GatePolicy(BaseModel):
     capability_margin: float = Field(
         0.06, description="General suites per capability: allowed drop of the lower bound."
     )
+    quantization_margin: float = Field(
+        0.03, description="quantization_gap: allowed drop of a quantised variant vs its twin."
+    )
+    quantized_bases: list[Literal["nf4", "int8"]] = Field(
+        default_factory=list,
+        description="Also score the base quantised this way and check it against the base.",
+    )
+    require_change: bool = Field(
+        True, description="not_a_noop: fail a candidate whose outputs equal the base's."
+    )
     bootstrap_resamples: int = Field(10_000, ge=1_000, le=1_000_000)
     seed: int = 0
 
@@ -37,7 +48,7 @@ class GatePolicy(BaseModel):
             raise ValueError("alpha must be strictly between 0 and 1, e.g. 0.05")
         return v
 
-    @field_validator("min_gain", "forgetting_margin", "capability_margin")
+    @field_validator("min_gain", "forgetting_margin", "capability_margin", "quantization_margin")
     @classmethod
     def _margin_in_unit(cls, v: float) -> float:
         if math.isnan(v) or math.isinf(v):

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.config._errors import ConfigError, from_validation_error
+from harness.config._paths import resolve_user_path
 from harness.config._yaml import read_yaml_mapping
 
 
@@ -33,6 +34,16 @@ class LoraSettings(BaseModel):
     alpha: int = Field(32, gt=0)
     dropout: float = Field(0.05, ge=0.0, lt=1.0)
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class QuantSettings(BaseModel):
+    """4-bit base for QLoRA: NF4 with double quantisation and bf16 compute, as in the paper."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quant_type: Literal["nf4", "fp4"] = "nf4"
+    double_quant: bool = True
+    compute_dtype: Literal["bfloat16", "float32", "float16"] = "bfloat16"
 
 
 class TrainSettings(BaseModel):
@@ -68,11 +79,17 @@ class Recipe(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    method: Literal["lora"] = "lora"
+    method: Literal["lora", "qlora"] = "lora"
     data: RecipeData
     lora: LoraSettings = LoraSettings()
     train: TrainSettings = TrainSettings()
+    quantization: QuantSettings = QuantSettings()
     source: Path | None = Field(None, exclude=True)
+
+    @property
+    def base_quantization(self) -> str:
+        """How the base is loaded for this recipe: QLoRA trains (and serves) on a 4-bit base."""
+        return self.quantization.quant_type if self.method == "qlora" else "none"
 
 
 def load_recipe(path: Path) -> Recipe:
@@ -83,10 +100,7 @@ def load_recipe(path: Path) -> Recipe:
         recipe = Recipe.model_validate(raw)
     except ValidationError as exc:
         raise from_validation_error(path, exc) from exc
-    suite = (
-        recipe.data.suite if recipe.data.suite.is_absolute() else path.parent / recipe.data.suite
-    )
-    suite = suite.resolve()
+    suite = resolve_user_path(recipe.data.suite, path.parent, path, "data.suite")
     if not suite.exists():
         raise ConfigError(
             path,

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 
 from harness.config._errors import ConfigError
+from harness.config._paths import resolve_user_path
 
 SuiteKind = Literal["task", "general"]
 _LOCAL_BUILDERS = {"json", "csv", "parquet", "text", "arrow"}
@@ -72,6 +73,13 @@ def _load_with_includes(path: Path, seen: set[Path]) -> tuple[dict[str, Any], li
         raise ConfigError(path, None, "not valid UTF-8", "save the suite YAML as UTF-8") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(path, None, f"invalid YAML: {exc}", "fix the YAML syntax") from exc
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(
+            path,
+            None,
+            f"unreadable YAML value: {exc}",
+            "quote dates and other special values; avoid deep nesting",
+        ) from exc
     if not isinstance(cfg, dict):
         raise ConfigError(
             path, None, "a suite YAML must be a mapping", "write an lm-eval task YAML"
@@ -82,9 +90,15 @@ def _load_with_includes(path: Path, seen: set[Path]) -> tuple[dict[str, Any], li
         return cfg, files
     merged: dict[str, Any] = {}
     for inc in includes if isinstance(includes, list) else [includes]:
-        inc_path = Path(str(inc))
-        inc_path = inc_path if inc_path.is_absolute() else path.parent / inc_path
-        inc_cfg, inc_files = _load_with_includes(inc_path.resolve(), seen)
+        if not isinstance(inc, str):
+            raise ConfigError(
+                path,
+                "include",
+                f"include must be a file name, got {inc!r}",
+                "write 'include: base.yaml'",
+            )
+        inc_path = resolve_user_path(inc, path.parent, path, "include")
+        inc_cfg, inc_files = _load_with_includes(inc_path, seen)
         inc_cfg.pop("task_list", None)
         merged.update(inc_cfg)
         files.extend(inc_files)
@@ -94,6 +108,10 @@ def _load_with_includes(path: Path, seen: set[Path]) -> tuple[dict[str, Any], li
 
 def _resolve_data_files(path: Path, cfg: dict[str, Any]) -> dict[str, list[Path]]:
     builder = cfg.get("dataset_path")
+    if builder is not None and not isinstance(builder, str):
+        raise ConfigError(
+            path, "dataset_path", f"expected a string, got {builder!r}", "use 'dataset_path: json'"
+        )
     kwargs = cfg.get("dataset_kwargs") or {}
     raw = kwargs.get("data_files") if isinstance(kwargs, dict) else None
     if builder not in _LOCAL_BUILDERS or raw is None:
@@ -112,16 +130,17 @@ def _resolve_data_files(path: Path, cfg: dict[str, Any]) -> dict[str, list[Path]
         items = entry if isinstance(entry, list) else [entry]
         paths = []
         for item in items:
-            p = Path(str(item))
-            if not p.is_absolute():
-                p = (path.parent / p).resolve()
-                if not p.is_relative_to(path.parent.resolve()):
-                    raise ConfigError(
-                        path,
-                        f"dataset_kwargs.data_files.{split}",
-                        f"relative data path {item!r} leaves the suite's directory",
-                        "keep data files next to the suite YAML, or give an absolute path",
-                    )
+            field = f"dataset_kwargs.data_files.{split}"
+            p = resolve_user_path(
+                item if isinstance(item, str) else str(item), path.parent, path, field
+            )
+            if not Path(str(item)).is_absolute() and not p.is_relative_to(path.parent.resolve()):
+                raise ConfigError(
+                    path,
+                    f"dataset_kwargs.data_files.{split}",
+                    f"relative data path {item!r} leaves the suite's directory",
+                    "keep data files next to the suite YAML, or give an absolute path",
+                )
             if not p.is_file():
                 raise ConfigError(
                     path,
@@ -177,9 +196,18 @@ def load_suite(path: Path) -> SuiteSpec:
         raise ConfigError(path, "task", "task name is missing", "set 'task: my_suite_name'")
     output_type = str(cfg.get("output_type", "generate_until"))
     metrics = cfg.get("metric_list") or []
+    if not isinstance(metrics, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("metric"), str) and m["metric"] for m in metrics
+    ):
+        raise ConfigError(
+            path,
+            "metric_list",
+            "metric_list must be a list of {metric: name}",
+            "write 'metric_list: [{metric: acc}]'",
+        )
     metric = meta.get("primary_metric")
     if metric is None:
-        if not metrics or not isinstance(metrics[0], dict) or "metric" not in metrics[0]:
+        if not metrics:
             raise ConfigError(
                 path,
                 "metric_list",
@@ -187,6 +215,13 @@ def load_suite(path: Path) -> SuiteSpec:
                 "add 'metric_list: [{metric: acc}]' or metadata.primary_metric",
             )
         metric = metrics[0]["metric"]
+    elif not isinstance(metric, str) or not metric:
+        raise ConfigError(
+            path,
+            "metadata.primary_metric",
+            f"expected a metric name, got {metric!r}",
+            "set metadata.primary_metric to one of metric_list's metrics",
+        )
     data_files = _resolve_data_files(path, cfg)
     name = str(meta.get("name") or task.removeprefix("harness_"))
     cap_field = meta.get("capability_field")

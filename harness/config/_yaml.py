@@ -33,6 +33,14 @@ def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(path, None, f"invalid YAML{line}: {exc}", "fix the YAML syntax") from exc
+    except (ValueError, RecursionError) as exc:
+        # PyYAML builds dates and deep nesting itself: 2001-02-30 raises ValueError there.
+        raise ConfigError(
+            path,
+            None,
+            f"unreadable YAML value: {exc}",
+            "quote dates and other special values; avoid deep nesting",
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigError(
             path,

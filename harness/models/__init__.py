@@ -11,6 +11,12 @@ from harness.models._load import (
     resolve_base_dir,
     torch_dtype,
 )
+from harness.models._validate import (
+    check_safetensors,
+    confine,
+    read_safetensors_header,
+    validate_adapter,
+)
 
 __all__ = [
     "BUILTIN_DIRNAME",
@@ -19,11 +25,15 @@ __all__ = [
     "attach_adapter",
     "builtin_base_dir",
     "cache_root",
+    "check_safetensors",
+    "confine",
     "fingerprint_files",
     "fingerprint_value",
     "load_base",
     "read_adapter_config",
+    "read_safetensors_header",
     "resolve_base_dir",
     "torch_dtype",
+    "validate_adapter",
     "variant_fingerprint",
 ]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from harness.config import BaseSpec, ConfigError
 from harness.models._builtin import builtin_base_dir
 from harness.models._fingerprint import fingerprint_files
+from harness.models._validate import check_safetensors, validate_adapter
 
 if TYPE_CHECKING:
     import torch
@@ -64,6 +65,8 @@ def load_base(spec: BaseSpec, dtype: str | None = None) -> LoadedBase:
 
     path = resolve_base_dir(spec)
     _check_weights(path, spec.allow_pickle)
+    for weights in sorted(path.glob("*.safetensors")):
+        check_safetensors(weights, "base.model")
     dt = dtype or spec.dtype
     tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=spec.trust_remote_code)
     model = AutoModelForCausalLM.from_pretrained(
@@ -103,11 +106,19 @@ def read_adapter_config(adapter_dir: Path) -> dict[str, Any]:
     return cfg
 
 
-def attach_adapter(model: Any, adapter_dir: Path, name: str) -> Any:
-    """Attach an adapter under ``name``; a PeftModel keeps several adapters on one base load."""
+def attach_adapter(
+    model: Any, adapter_dir: Path, name: str, *, base_fingerprint: str | None = None
+) -> Any:
+    """Attach an adapter under ``name``; a PeftModel keeps several adapters on one base load.
+
+    The adapter is validated first (``validate_adapter``: intact safetensors, a config the
+    installed peft can read, targets and shapes that fit ``model``, and, when
+    ``base_fingerprint`` is given, the base recorded in ``harness_adapter.json``).
+    """
     from peft import PeftModel
 
     read_adapter_config(adapter_dir)
+    validate_adapter(adapter_dir, model, base_fingerprint)
     try:
         if isinstance(model, PeftModel):
             model.load_adapter(str(adapter_dir), adapter_name=name, is_trainable=False)

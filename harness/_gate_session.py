@@ -1,0 +1,230 @@
+"""A gate run seen from a test session: the logic behind ``harness.pytest_plugin``.
+
+The plugin holds options, collectors and fixtures only; what a check's failure says, which
+per-item results belong to which variant, and what verdict a selection of checks gives live
+here, so they can be tested and reused without pytest.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from harness.config import Experiment, ItemResult
+    from harness.gates import Check
+    from harness.pipeline import GateRunResult
+
+VariantResults = dict[str, list["ItemResult"]]
+
+# Environment the CLI sets before a run: nothing is fetched from a hub at run time.
+OFFLINE_DEFAULTS = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+@dataclass
+class GateSession:
+    """One experiment's gate run, as the checks and fixtures of a test session use it."""
+
+    experiment: Experiment
+    result: GateRunResult
+    _results: dict[str, VariantResults] | None = field(default=None, repr=False)
+
+    @property
+    def checks(self) -> list[Check]:
+        return list(self.result.outcome.checks)
+
+    @property
+    def baseline_name(self) -> str:
+        for v in self.result.summary["variants"]:
+            if v.get("role") == "baseline":
+                return str(v["name"])
+        return "base"
+
+    def suite_path(self, suite: str) -> Path | None:
+        for s in self.result.summary["suites"]:
+            if s["name"] == suite:
+                return Path(s["path"])
+        return None
+
+    def results(self) -> dict[str, VariantResults]:
+        """variant -> suite -> per-item results, for every variant of the run (baseline too)."""
+        if self._results is None:
+            self._results = per_item_results(self.experiment, self.result)
+        return self._results
+
+    def baseline(self) -> VariantResults:
+        return self.results()[self.baseline_name]
+
+    def variant(self, name: str) -> VariantResults:
+        results = self.results()
+        if name not in results:
+            known = ", ".join(sorted(results))
+            raise KeyError(f"no variant {name!r} in this gate run (variants: {known})")
+        return results[name]
+
+
+def start(path: Path, *, retrain: bool = False, console: Console | None = None) -> GateSession:
+    """Load and validate the experiment, run its gate once. Raises ConfigError for bad input."""
+    from harness.config import load_experiment
+    from harness.pipeline import run_gate
+
+    exp = load_experiment(path)
+    for key, value in OFFLINE_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    return GateSession(exp, run_gate(exp, console=console, retrain=retrain))
+
+
+def per_item_results(exp: Experiment, result: GateRunResult) -> dict[str, VariantResults]:
+    """The per-item results a gate run decided on: from the run itself, else from the store.
+
+    The store lookup rebuilds each result key from the fingerprints the summary records, so
+    it returns exactly the items the checks were computed from (or fails loudly).
+    """
+    direct: dict[str, VariantResults] | None = getattr(result, "results", None)
+    if direct is not None:
+        return direct
+
+    import harness
+    from harness.models import fingerprint_value
+    from harness.pipeline import _scoring_key, store_path
+    from harness.store import ResultKey, ResultStore
+
+    settings_fp = fingerprint_value(_scoring_key(exp))
+    store = ResultStore(store_path())
+    out: dict[str, VariantResults] = {}
+    for v in result.summary["variants"]:
+        per_suite: VariantResults = {}
+        for s in result.summary["suites"]:
+            key = ResultKey(
+                v["fingerprint"], s["fingerprint"], settings_fp, harness.SCORING_VERSION
+            )
+            items = store.get(key)
+            if items is None:
+                raise LookupError(
+                    f"per-item results of {v['name']}/{s['name']} are no longer in the result "
+                    f"store {store_path()}; run the gate again"
+                )
+            per_suite[s["name"]] = items
+        out[str(v["name"])] = per_suite
+    return out
+
+
+def _num(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.4f}"
+
+
+def check_properties(check: Check) -> list[tuple[str, Any]]:
+    """The evidence of a check as (name, value) pairs: JUnit ``<property>`` elements."""
+    return [
+        ("check", check.name),
+        ("kind", check.kind),
+        ("variant", check.variant),
+        ("suite", check.suite),
+        ("metric", check.metric),
+        ("baseline", check.baseline),
+        ("candidate", check.candidate),
+        ("delta", check.delta),
+        ("ci", f"[{_num(check.ci[0])}, {_num(check.ci[1])}]"),
+        ("margin", check.margin),
+        ("n", check.n),
+        ("mde", check.mde),
+        ("passed", check.passed),
+    ]
+
+
+def describe_failure(check: Check, alpha: float | None = None) -> str:
+    """The assertion message of a failed check: every number a reviewer needs, then why."""
+    if check.kind == "improves":
+        rule = f"needs CI low > +{check.margin:.4f} (required gain)"
+    elif check.kind == "no_forgetting":
+        rule = f"needs CI low > -{check.margin:.4f} (allowed drop)"
+    else:
+        rule = f"margin {check.margin:.4f}"
+    level = f"{1 - 2 * alpha:.0%} " if alpha is not None else ""
+    lines = [
+        f"check {check.name} failed ({check.kind}, metric {check.metric})",
+        f"  baseline  {_num(check.baseline)}",
+        f"  candidate {_num(check.candidate)}",
+        f"  delta     {_num(check.delta)}   {level}CI [{_num(check.ci[0])}, {_num(check.ci[1])}]",
+        f"  margin    {check.margin:.4f}   {rule}",
+        f"  n {check.n}   MDE {_num(check.mde)}",
+        f"  reason: {check.reason}",
+    ]
+    return "\n".join(lines)
+
+
+@dataclass
+class Selection:
+    """What happened to the test items of a gate session, for the verdict of what ran."""
+
+    passed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, name: str, outcome: str) -> None:
+        {"passed": self.passed, "failed": self.failed, "error": self.errors}[outcome].append(name)
+
+    @property
+    def ran(self) -> int:
+        return len(self.passed) + len(self.failed) + len(self.errors)
+
+    def verdict(self) -> str | None:
+        """GO iff everything that ran passed; NO-GO on a failure; None (undecided) otherwise."""
+        if self.errors or self.ran == 0:
+            return None
+        return "NO-GO" if self.failed else "GO"
+
+
+def summary_lines(
+    gates: Iterable[GateSession], selection: Selection, n_checks_selected: int
+) -> list[str]:
+    """The verdict block printed at the end of a test session."""
+    gates = list(gates)
+    total = sum(len(g.checks) for g in gates)
+    verdict = selection.verdict()
+    scope = (
+        f"{n_checks_selected} of {total} checks selected"
+        if n_checks_selected != total
+        else f"all {total} checks"
+    )
+    lines = [f"{verdict or 'NO VERDICT'} ({scope})"]
+    lines += [f"  - failed: {name}" for name in selection.failed]
+    lines += [f"  - error (could not decide): {name}" for name in selection.errors]
+    if selection.ran == 0:
+        lines.append("  - no check ran: nothing to decide on")
+    for g in gates:
+        run_dir = g.result.run_dir
+        lines.append(
+            f"report: {run_dir / 'report.html'}  (gate verdict on all checks: "
+            f"{g.result.outcome.verdict})"
+        )
+        lines.append(f"        {run_dir / 'report.md'}")
+        lines.append(
+            f"mlflow: run {g.result.summary['mlflow_run_id']} in "
+            f"{g.result.summary['mlflow_tracking_uri']}"
+        )
+    return lines
+
+
+def append_job_summary(gates: Iterable[GateSession]) -> None:
+    """Append each run's job summary to ``$GITHUB_STEP_SUMMARY`` when set (as the CLI does)."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    with open(target, "a", encoding="utf-8") as fh:
+        for g in gates:
+            src = g.result.run_dir / "job_summary.md"
+            if src.is_file():
+                fh.write(src.read_text(encoding="utf-8"))
