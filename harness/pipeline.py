@@ -166,7 +166,7 @@ def run_gate(
     import torch
 
     from harness.engine import HarnessLM, training_examples
-    from harness.models import attach_adapter, load_base
+    from harness.models import attach_adapter, load_base, load_quantized_base
     from harness.report import update_latest_link, write_report_files
     from harness.tracking import gate_run
     from harness.training import adapter_cache_key, load_cached, train_lora
@@ -175,7 +175,16 @@ def run_gate(
     t_start = time.perf_counter()
     run_id = _new_run_id()
     store = ResultStore(store_path())
-    n_steps = 2 + len(exp.suites) * (1 + len(exp.candidates)) + len(exp.recipes) + 1
+    quants = set(exp.gate.quantized_bases) | {
+        c.quantization for c in exp.candidates if c.quantization not in (None, "none")
+    }
+    n_steps = (
+        2
+        + len(exp.suites) * (1 + len(exp.candidates) + len(exp.gate.quantized_bases))
+        + len(exp.recipes)
+        + len(quants)
+        + 1
+    )
     steps = _Steps(console, n_steps)
     console.print(f"[bold]Gate run {run_id}[/] for experiment [bold]{exp.name}[/] ({exp.source})")
     durations: dict[str, float] = {}
@@ -229,10 +238,43 @@ def run_gate(
                 "training": None,
             }
         ]
-        model: Any = base.model
+        # One in-memory model per base quantisation: candidates served the same way share it
+        # (peft keeps several adapters on one load and switches between them).
+        models: dict[str, Any] = {"none": base.model}
+        pairs: list[tuple[str, str]] = []
+
+        def _model_for(quant: str) -> Any:
+            if quant not in models:
+                models[quant] = steps.run(
+                    f"Loading base quantised ({quant}, bitsandbytes)",
+                    lambda: load_quantized_base(exp.base, quant, base.tokenizer).model,
+                )
+            return models[quant]
+
+        for qbase in exp.gate.quantized_bases:
+            quant: str = qbase
+            qname = f"base-{quant}"
+            qfp = variant_fingerprint(base.fingerprint, None, quant, base.dtype)
+            qlm = HarnessLM(_model_for(quant), base.tokenizer, batch_size=exp.scoring.batch_size)
+            results[qname] = _score_variant(
+                steps, store, qlm, exp, qname, qfp, settings_fp, provenance
+            )
+            pairs.append((qname, "base"))
+            variants.append(
+                {
+                    "name": qname,
+                    "role": "quantized_base",
+                    "fingerprint": qfp,
+                    "adapter": None,
+                    "quantization": quant,
+                    "dtype": base.dtype,
+                    "training": None,
+                }
+            )
         t_train = 0.0
         t_cand = 0.0
         for cand in exp.candidates:
+            quant = cand.quantization or "none"
             training: dict[str, Any] | None = None
             if cand.recipe is not None:
                 recipe = exp.recipes[cand.name]
@@ -268,25 +310,28 @@ def run_gate(
                 assert cand.adapter is not None
                 adapter_dir = cand.adapter
             model = attach_adapter(
-                model, adapter_dir, cand.name, base_fingerprint=base.fingerprint
+                _model_for(quant), adapter_dir, cand.name, base_fingerprint=base.fingerprint
             )
+            models[quant] = model
             model.set_adapter(cand.name)
             model.eval()
             adapter_fp = fingerprint_files(adapter_dir)
-            vfp = variant_fingerprint(base.fingerprint, adapter_fp, "none", base.dtype)
+            vfp = variant_fingerprint(base.fingerprint, adapter_fp, quant, base.dtype)
             clm = HarnessLM(model, base.tokenizer, batch_size=exp.scoring.batch_size)
             t1 = time.perf_counter()
             results[cand.name] = _score_variant(
                 steps, store, clm, exp, cand.name, vfp, settings_fp, provenance
             )
             t_cand += time.perf_counter() - t1
+            if cand.compare_to is not None:
+                pairs.append((cand.name, cand.compare_to))
             variants.append(
                 {
                     "name": cand.name,
                     "role": "candidate",
                     "fingerprint": vfp,
                     "adapter": str(adapter_dir),
-                    "quantization": "none",
+                    "quantization": quant,
                     "dtype": base.dtype,
                     "training": training,
                 }
@@ -301,6 +346,7 @@ def run_gate(
                 exp.suites,
                 results["base"],
                 {k: v for k, v in results.items() if k != "base"},
+                pairs,
             ),
         )
         outcome = decide(checks)

@@ -50,7 +50,7 @@ def _corpus() -> list[str]:
     return [*words, *extra] * 20
 
 
-def make_tiny_model(target: Path, seed: int = 0) -> Path:
+def make_tiny_model(target: Path, seed: int = 0, hidden: int = 32) -> Path:
     """Save a 2-layer random llama and a 400-token BPE tokenizer (with a chat template)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -79,8 +79,8 @@ def make_tiny_model(target: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     cfg = LlamaConfig(
         vocab_size=len(fast),
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
@@ -100,6 +100,12 @@ def make_tiny_model(target: Path, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir_64(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Hidden size 64: bitsandbytes' CPU 4-bit layers need a dimension of at least one block."""
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-llama-64"), hidden=64)
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:

@@ -81,6 +81,7 @@ def paired_check(
     cand: list[ItemResult],
     policy: GatePolicy,
     margin: float,
+    reference: str | None = None,
 ) -> Check:
     """Build one check. ``improves`` needs low > margin; ``no_forgetting`` needs low > -margin."""
     metric = suite.metric
@@ -146,6 +147,8 @@ def paired_check(
             f"change {est.delta:+.3f}, lower bound {est.low:+.3f} "
             f"{'>' if passed else '<='} allowed drop {-margin:+.3f}"
         )
+    if reference is not None:
+        reason = f"vs {reference}: {reason}"
     return Check(
         name,
         kind,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from harness.config import GatePolicy, ItemResult, SuiteSpec
 from harness.gates._checks import Check, paired_check
+from harness.gates._noop import not_a_noop_check
 
 FORGETTING_REMEDIES = (
     "lower the LoRA rank, lower the learning rate, train fewer epochs, "
@@ -33,10 +34,24 @@ def build_checks(
     suites: list[SuiteSpec],
     baseline: dict[str, list[ItemResult]],
     candidates: dict[str, dict[str, list[ItemResult]]],
+    quantization_pairs: list[tuple[str, str]] | None = None,
 ) -> list[Check]:
-    """Task suites must improve; general suites, overall and per capability, must not drop."""
+    """All checks of a gate run.
+
+    Task suites must improve; general suites, overall and per capability, must not drop;
+    every candidate must change something (``not_a_noop``, unless the policy waives it); each
+    (quantised variant, reference) pair must stay within the quantisation margin on every
+    suite. ``candidates`` may also hold quantised bases (e.g. ``base-nf4``): they get only
+    their quantization_gap checks.
+    """
+    pairs = quantization_pairs or []
+    quantised_bases = {v for v, ref in pairs if ref == "base" and v.startswith("base-")}
     checks: list[Check] = []
     for variant, results in candidates.items():
+        if variant in quantised_bases:
+            continue
+        if policy.require_change:
+            checks.append(not_a_noop_check(variant, baseline, results))
         for suite in suites:
             base, cand = baseline[suite.name], results[suite.name]
             if suite.kind == "task":
@@ -80,6 +95,22 @@ def build_checks(
                             margin=policy.capability_margin,
                         )
                     )
+    everything = {"base": baseline, **candidates}
+    for variant, reference in pairs:
+        for suite in suites:
+            checks.append(
+                paired_check(
+                    kind="quantization_gap",
+                    variant=variant,
+                    suite=suite,
+                    capability=None,
+                    base=everything[reference][suite.name],
+                    cand=everything[variant][suite.name],
+                    policy=policy,
+                    margin=policy.quantization_margin,
+                    reference=reference,
+                )
+            )
     return checks
 
 

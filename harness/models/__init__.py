@@ -11,6 +11,7 @@ from harness.models._load import (
     resolve_base_dir,
     torch_dtype,
 )
+from harness.models._quant import bnb_config, load_quantized_base
 from harness.models._validate import (
     check_safetensors,
     confine,
@@ -23,6 +24,7 @@ __all__ = [
     "GGUF_NAME",
     "LoadedBase",
     "attach_adapter",
+    "bnb_config",
     "builtin_base_dir",
     "cache_root",
     "check_safetensors",
@@ -30,6 +32,7 @@ __all__ = [
     "fingerprint_files",
     "fingerprint_value",
     "load_base",
+    "load_quantized_base",
     "read_adapter_config",
     "read_safetensors_header",
     "resolve_base_dir",

@@ -138,9 +138,27 @@ def train_lora(
     tok = AutoTokenizer.from_pretrained(str(base_dir))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    model = AutoModelForCausalLM.from_pretrained(
-        str(base_dir), dtype=torch_dtype(t.dtype), use_safetensors=True
-    )
+    if recipe.method == "qlora":
+        from peft import prepare_model_for_kbit_training
+
+        from harness.models._quant import bnb_config
+
+        q = recipe.quantization
+        model = AutoModelForCausalLM.from_pretrained(
+            str(base_dir),
+            quantization_config=bnb_config(q.quant_type, q.compute_dtype, q.double_quant),
+            dtype=torch_dtype(q.compute_dtype),
+            use_safetensors=True,
+        )
+        # Casts norms to fp32 and makes the inputs require grad, so gradients reach every
+        # adapter layer through the frozen 4-bit layers (with or without checkpointing).
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=t.gradient_checkpointing
+        )
+    else:
+        model = AutoModelForCausalLM.from_pretrained(
+            str(base_dir), dtype=torch_dtype(t.dtype), use_safetensors=True
+        )
     peft_cfg = LoraConfig(
         r=recipe.lora.r,
         lora_alpha=recipe.lora.alpha,
