@@ -190,24 +190,31 @@ class Selection:
 def summary_lines(
     gates: Iterable[GateSession], selection: Selection, n_checks_selected: int
 ) -> list[str]:
-    """The verdict block printed at the end of a test session."""
+    """The verdict block printed at the end of a test session (the CLI's shape)."""
     gates = list(gates)
-    total = sum(len(g.checks) for g in gates)
+    checks = {c.name: c for g in gates for c in g.checks}
+    total = len(checks)
+    custom = sum(name not in checks for name in (*selection.passed, *selection.failed))
     verdict = selection.verdict()
-    scope = (
-        f"{n_checks_selected} of {total} checks selected"
-        if n_checks_selected != total
-        else f"all {total} checks"
-    )
-    lines = [f"{verdict or 'NO VERDICT'} ({scope})"]
-    lines += [f"  - failed: {name}" for name in selection.failed]
-    lines += [f"  - error (could not decide): {name}" for name in selection.errors]
+    lines = [verdict or "NO VERDICT"]
     if selection.ran == 0:
         lines.append("  - no check ran: nothing to decide on")
+    elif verdict == "GO":
+        scope = (
+            f"all {total} checks"
+            if n_checks_selected == total
+            else f"all {n_checks_selected} selected checks ({total - n_checks_selected} of "
+            f"{total} deselected)"
+        )
+        lines.append(f"  - {scope} passed" + (f", and {custom} custom gates" if custom else ""))
+    for name in selection.failed:
+        check = checks.get(name)
+        lines.append(f"  - {name}: {check.reason if check else 'custom gate failed'}")
+    lines += [f"  - error (could not decide): {name}" for name in selection.errors]
     for g in gates:
         run_dir = g.result.run_dir
         lines.append(
-            f"report: {run_dir / 'report.html'}  (gate verdict on all checks: "
+            f"report: {run_dir / 'report.html'}  (covers all {len(g.checks)} checks: "
             f"{g.result.outcome.verdict})"
         )
         lines.append(f"        {run_dir / 'report.md'}")

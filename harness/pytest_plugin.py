@@ -250,8 +250,7 @@ def pytest_terminal_summary(
 
     terminalreporter.write_sep("=", "release gate")
     lines = summary_lines(state.gates, state.selection, state.selected_checks)
-    verdict = lines[0].split(" ")[0]
-    colour = {"GO": {"green": True}, "NO-GO": {"red": True}}.get(verdict, {"yellow": True})
+    colour = {"GO": {"green": True}, "NO-GO": {"red": True}}.get(lines[0], {"yellow": True})
     terminalreporter.write_line(lines[0], bold=True, **colour)
     for line in lines[1:]:
         terminalreporter.write_line(line)

@@ -84,8 +84,8 @@ def test_full_gate_no_go_exits_1_with_numbers_and_junit(
     result.stdout.fnmatch_lines(
         [
             "*= release gate =*",
-            "NO-GO (all * checks)",
-            "*failed: lora::tickets::improves",
+            "NO-GO",
+            "  - lora::tickets::improves: gain *required gain +0.900",
             "report: *report.html*",
             "mlflow: run *",
         ]
@@ -136,7 +136,8 @@ def test_k_selection_and_custom_gate_give_go(pytester: pytest.Pytester, gate_pro
         [
             "*lora::general/arithmetic::no_forgetting PASSED*",
             "*test_custom_tickets_gate PASSED*",
-            "GO (1 of * checks selected)",
+            "GO",
+            "  - all 1 selected checks passed (* deselected), and 1 custom gates",
         ]
     )
     assert "lora::tickets::improves" not in result.stdout.str()

@@ -8,13 +8,20 @@ so a small or noisy suite fails to prove a gain rather than passing by luck.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from harness.config import GatePolicy, ItemResult, SuiteSpec
-from harness.stats import minimum_detectable_effect, paired_bootstrap, paired_sd
+from harness.stats import (
+    bootstrap_p_value,
+    holm,
+    mcnemar_exact,
+    minimum_detectable_effect,
+    paired_bootstrap,
+    paired_sd,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,9 @@ class Check:
     reason: str
     n: int
     mde: float | None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    mcnemar: dict[str, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -149,6 +159,14 @@ def paired_check(
         )
     if reference is not None:
         reason = f"vs {reference}: {reason}"
+    threshold = margin if kind == "improves" else -margin
+    p_value = bootstrap_p_value(
+        bv, cv, threshold=threshold, resamples=policy.bootstrap_resamples, seed=policy.seed
+    )
+    mcnemar = None
+    if np.all(np.isin(bv, (0.0, 1.0))) and np.all(np.isin(cv, (0.0, 1.0))):
+        mc = mcnemar_exact(bv, cv)
+        mcnemar = {"b": float(mc.b), "c": float(mc.c), "p_value": mc.p_value}
     return Check(
         name,
         kind,
@@ -165,4 +183,28 @@ def paired_check(
         reason,
         n,
         mde,
+        p_value=p_value,
+        mcnemar=mcnemar,
     )
+
+
+def apply_holm(checks: list[Check], alpha: float) -> list[Check]:
+    """Holm-correct the p-values of all statistical checks of one gate run.
+
+    A gate passes only if every check passes, so the error to control is the chance that any
+    check passes by luck: a regression hidden among many capability checks. A check that
+    cleared its interval but not its Holm-adjusted p-value fails, and says so.
+    """
+    idx = [i for i, c in enumerate(checks) if c.p_value is not None]
+    if not idx:
+        return checks
+    result = holm([float(checks[i].p_value) for i in idx], alpha)  # type: ignore[arg-type]
+    out = list(checks)
+    for i, adj, rejected in zip(idx, result.adjusted, result.rejected, strict=True):
+        c = checks[i]
+        passed = c.passed and rejected
+        reason = c.reason
+        if c.passed and not rejected:
+            reason += f"; but Holm-adjusted p={adj:.3g} > alpha {alpha:g} across {len(idx)} checks"
+        out[i] = replace(c, p_adjusted=adj, passed=passed, reason=reason)
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.config import GatePolicy, ItemResult, SuiteSpec
-from harness.gates._checks import Check, paired_check
+from harness.gates._checks import Check, apply_holm, paired_check
 from harness.gates._noop import not_a_noop_check
 
 FORGETTING_REMEDIES = (
@@ -111,7 +111,7 @@ def build_checks(
                     reference=reference,
                 )
             )
-    return checks
+    return apply_holm(checks, policy.alpha)
 
 
 def decide(checks: list[Check]) -> GateOutcome:

@@ -6,7 +6,7 @@ correction across a family of checks, and minimum-detectable-effect planning. On
 are used, so this layer can be imported without any model or tracking dependency.
 """
 
-from harness.stats._bootstrap import PairedEstimate, paired_bootstrap
+from harness.stats._bootstrap import PairedEstimate, bootstrap_p_value, paired_bootstrap
 from harness.stats._mcnemar import McNemarResult, mcnemar_exact
 from harness.stats._multiple import HolmResult, holm
 from harness.stats._power import (
@@ -19,6 +19,7 @@ __all__ = [
     "HolmResult",
     "McNemarResult",
     "PairedEstimate",
+    "bootstrap_p_value",
     "holm",
     "mcnemar_exact",
     "minimum_detectable_effect",

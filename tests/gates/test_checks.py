@@ -121,3 +121,65 @@ def test_nonsense_policy_values_are_refused(bad: dict[str, float]) -> None:
 
     with pytest.raises(ValidationError):
         GatePolicy(**bad)
+
+
+def test_p_value_agrees_with_the_interval_and_mcnemar_is_reported() -> None:
+    rng = np.random.default_rng(3)
+    base = _items(list((rng.random(400) < 0.5).astype(float)))
+    cand = _items(list((rng.random(400) < 0.6).astype(float)))
+    c = paired_check(
+        kind="improves",
+        variant="v",
+        suite=_suite(),
+        capability=None,
+        base=base,
+        cand=cand,
+        policy=POLICY,
+        margin=0.0,
+    )
+    assert c.p_value is not None and (c.p_value < POLICY.alpha) == (c.ci[0] > 0.0)
+    assert c.mcnemar is not None and c.mcnemar["b"] + c.mcnemar["c"] > 0
+
+
+def test_holm_fails_checks_that_only_pass_uncorrected() -> None:
+    from harness.gates._checks import apply_holm
+
+    rng = np.random.default_rng(0)
+    clear = []
+    for k in range(4):
+        base = _items(list((rng.random(300) < 0.3).astype(float)))
+        clear.append(
+            paired_check(
+                kind="improves",
+                variant=f"v{k}",
+                suite=_suite(),
+                capability=None,
+                base=base,
+                cand=_items([1.0] * 300),
+                policy=POLICY,
+                margin=0.0,
+            )
+        )
+    b = np.zeros(200)
+    c = np.zeros(200)
+    c[:10] = 1.0  # 10 wins, 3 losses: one-sided p ~0.03, each passes at alpha on its own
+    b[10:13] = 1.0
+    edges = [
+        paired_check(
+            kind="improves",
+            variant=f"edge{k}",
+            suite=_suite(),
+            capability=None,
+            base=_items(list(b)),
+            cand=_items(list(c)),
+            policy=POLICY,
+            margin=0.0,
+        )
+        for k in range(3)
+    ]
+    assert all(e.passed for e in edges)
+    corrected = apply_holm([*clear, *edges], POLICY.alpha)
+    for e in corrected[4:]:
+        assert e.p_adjusted is not None and e.p_adjusted > POLICY.alpha
+        assert not e.passed and "Holm" in e.reason
+    assert all(c.passed for c in corrected[:4])
