@@ -21,7 +21,7 @@ from rich.console import Console
 import harness
 from harness import _provenance
 from harness.config import Experiment, ItemResult, SuiteSpec
-from harness.gates import GateOutcome, build_checks, decide
+from harness.gates import GateOutcome, build_checks, decide, merge_equivalence_check
 from harness.models import cache_root, fingerprint_files, fingerprint_value, variant_fingerprint
 from harness.store import ResultKey, ResultStore
 
@@ -183,6 +183,9 @@ def run_gate(
         + len(exp.suites) * (1 + len(exp.candidates) + len(exp.gate.quantized_bases))
         + len(exp.recipes)
         + len(quants)
+        + (len(exp.suites) + 1)
+        * sum(c.quantization in (None, "none") for c in exp.candidates)
+        * exp.gate.merge_check
         + 1
     )
     steps = _Steps(console, n_steps)
@@ -339,6 +342,29 @@ def run_gate(
         durations["training_s"] = round(t_train, 2)
         durations["candidates_s"] = round(t_cand, 2)
 
+        # merge_equivalence: the merged model users deploy, scored like the adapter we gated.
+        merged_results: dict[str, dict[str, list[ItemResult]]] = {}
+        mergeable = (
+            [v for v in variants if v["role"] == "candidate" and v["quantization"] == "none"]
+            if exp.gate.merge_check
+            else []
+        )
+        for v in mergeable:
+            adapter_dir = Path(v["adapter"])
+            fresh = steps.run(
+                f"Merging {v['name']} into a fresh copy of the base", lambda: load_base(exp.base)
+            )
+            merged_model = attach_adapter(
+                fresh.model, adapter_dir, v["name"], base_fingerprint=base.fingerprint
+            ).merge_and_unload()
+            mfp = variant_fingerprint(
+                base.fingerprint, fingerprint_files(adapter_dir), "none", base.dtype, merged=True
+            )
+            mlm = HarnessLM(merged_model, base.tokenizer, batch_size=exp.scoring.batch_size)
+            merged_results[v["name"]] = _score_variant(
+                steps, store, mlm, exp, f"{v['name']}-merged", mfp, settings_fp, provenance
+            )
+
         checks = steps.run(
             "Deciding",
             lambda: build_checks(
@@ -349,6 +375,13 @@ def run_gate(
                 pairs,
             ),
         )
+        for name, merged in merged_results.items():
+            checks.extend(
+                merge_equivalence_check(
+                    name, s.name, results[name][s.name], merged[s.name], exp.gate.merge_tolerance
+                )
+                for s in exp.suites
+            )
         outcome = decide(checks)
         durations["total_s"] = round(time.perf_counter() - t_start, 2)
         summary: dict[str, Any] = {

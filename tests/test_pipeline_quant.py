@@ -1,4 +1,5 @@
-"""LoRA vs QLoRA on real bitsandbytes 4-bit layers, and the NF4 base against the base."""
+"""LoRA vs QLoRA on real bitsandbytes 4-bit layers, the NF4 base against the base, and the
+merged LoRA against the unmerged one."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def test_qlora_candidate_and_nf4_base_get_quantization_gap_checks(
         isolated_env / "p",
         tiny_model_dir_64,
         gate="gate:\n  min_gain: 0.0\n  forgetting_margin: 1.0\n  capability_margin: 1.0\n"
-        "  quantization_margin: 1.0\n  quantized_bases: [nf4]\n",
+        "  quantization_margin: 1.0\n  quantized_bases: [nf4]\n  merge_check: true\n",
     )
     recipe = (exp.parent / "training" / "lora.yaml").read_text()
     (exp.parent / "training" / "qlora.yaml").write_text(
@@ -50,6 +51,9 @@ def test_qlora_candidate_and_nf4_base_get_quantization_gap_checks(
         "qlora::tickets::quantization_gap",
         "qlora::general::quantization_gap",
     }
+    merges = {c["name"]: c for c in summary["checks"] if c["kind"] == "merge_equivalence"}
+    assert set(merges) == {"lora::tickets::merge_equivalence", "lora::general::merge_equivalence"}
+    assert all(c["passed"] and c["n"] > 0 for c in merges.values())  # fp32: merging is exact
     noops = {c["variant"]: c for c in summary["checks"] if c["kind"] == "not_a_noop"}
     assert set(noops) == {"lora", "qlora"}
     # The QLoRA adapter was trained on, and is served on, real 4-bit layers.

@@ -35,6 +35,14 @@ class GatePolicy(BaseModel):
         default_factory=list,
         description="Also score the base quantised this way and check it against the base.",
     )
+    merge_check: bool = Field(
+        False,
+        description="merge_equivalence: also score each LoRA candidate merged into the "
+        "base (one more scoring pass per candidate) and compare predictions.",
+    )
+    merge_tolerance: float = Field(
+        0.01, description="merge_equivalence: largest share of items whose prediction may differ."
+    )
     require_change: bool = Field(
         True, description="not_a_noop: fail a candidate whose outputs equal the base's."
     )
@@ -48,7 +56,13 @@ class GatePolicy(BaseModel):
             raise ValueError("alpha must be strictly between 0 and 1, e.g. 0.05")
         return v
 
-    @field_validator("min_gain", "forgetting_margin", "capability_margin", "quantization_margin")
+    @field_validator(
+        "min_gain",
+        "forgetting_margin",
+        "capability_margin",
+        "quantization_margin",
+        "merge_tolerance",
+    )
     @classmethod
     def _margin_in_unit(cls, v: float) -> float:
         if math.isnan(v) or math.isinf(v):

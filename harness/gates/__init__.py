@@ -1,6 +1,7 @@
 """Checks and the verdict, from paired per-item results."""
 
 from harness.gates._checks import Check, PairingError, paired_arrays, paired_check
+from harness.gates._merge import merge_equivalence_check
 from harness.gates._noop import not_a_noop_check
 from harness.gates._verdict import FORGETTING_REMEDIES, GateOutcome, build_checks, decide
 
@@ -11,6 +12,7 @@ __all__ = [
     "PairingError",
     "build_checks",
     "decide",
+    "merge_equivalence_check",
     "not_a_noop_check",
     "paired_arrays",
     "paired_check",
