@@ -61,14 +61,19 @@ def _install(session: nox.Session) -> str:
 
 @nox.session
 def evaluate(session: nox.Session) -> None:
-    """Run the release gate (default: experiment.yaml). Exit 0 GO, 1 NO-GO, other: undecided."""
+    """Run the release gate (default: experiment.yaml) as pytest items. Exit 0 GO, 1 NO-GO."""
     py = _install(session)
-    cmd = [py, "-m", "harness", "evaluate", *session.posargs]
+    # The gate runs through the pytest plugin: each check is a test item, so `-k` selects
+    # checks and `--junitxml` writes them; pytest's 0/1 are GO/NO-GO, anything else undecided.
+    args = list(session.posargs)
+    if not any(a.endswith((".yaml", ".yml")) and not a.startswith("-") for a in args):
+        args.insert(0, "experiment.yaml")
+    cmd = [py, "-m", "pytest", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", *args]
     session.log(" ".join(cmd))
     rc = subprocess.call(cmd, cwd=ROOT, env={**os.environ, **_env()})
     if rc != 0:
         # Propagate the gate's own exit code (1 NO-GO, 2+ undecided) instead of nox's 1.
-        session.log(f"harness evaluate exited {rc}")
+        session.log(f"release gate exited {rc}")
         sys.exit(rc)
 
 

@@ -91,7 +91,7 @@ def per_item_results(exp: Experiment, result: GateRunResult) -> dict[str, Varian
     it returns exactly the items the checks were computed from (or fails loudly).
     """
     direct: dict[str, VariantResults] | None = getattr(result, "results", None)
-    if direct is not None:
+    if direct:
         return direct
 
     import harness
@@ -201,12 +201,12 @@ def summary_lines(
         lines.append("  - no check ran: nothing to decide on")
     elif verdict == "GO":
         scope = (
-            f"all {total} checks"
+            f"all {total} checks passed"
             if n_checks_selected == total
-            else f"all {n_checks_selected} selected checks ({total - n_checks_selected} of "
-            f"{total} deselected)"
+            else f"all {n_checks_selected} selected checks passed "
+            f"({total - n_checks_selected} of {total} deselected)"
         )
-        lines.append(f"  - {scope} passed" + (f", and {custom} custom gates" if custom else ""))
+        lines.append(f"  - {scope}" + (f", and {custom} custom gates" if custom else ""))
     for name in selection.failed:
         check = checks.get(name)
         lines.append(f"  - {name}: {check.reason if check else 'custom gate failed'}")

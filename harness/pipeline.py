@@ -11,7 +11,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ class GateRunResult:
     run_dir: Path
     summary: dict[str, Any]
     outcome: GateOutcome
+    # variant -> suite -> per-item results ("base" included): what custom gates compute from.
+    results: dict[str, dict[str, list[ItemResult]]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -440,4 +442,4 @@ def run_gate(
         write_report_files(summary, run_dir)
         update_latest_link(exp.reports_dir, run_dir)
         mlf.log_artifacts(run_dir)
-    return GateRunResult(run_dir, summary, outcome)
+    return GateRunResult(run_dir, summary, outcome, results)
