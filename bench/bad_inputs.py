@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -64,6 +64,7 @@ class Setup:
     files: tuple[str, ...]  # any of these basenames must appear in stderr
     fields: tuple[str, ...] | None  # any of these must appear too (None: no field applies)
     watched: list[Path] = field(default_factory=list)  # user dirs besides project and model
+    mentions: tuple[str, ...] = ()  # each must appear verbatim (e.g. the bad value as written)
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,8 @@ def c_pickle_base(d: Path, a: Assets) -> Setup:
     model = _model_copy(d, a)
     (model / "model.safetensors").rename(model / "pytorch_model.bin")
     exp = _project(d, model)
-    return Setup(exp, ("pytorch_model.bin", "user-model"), ("base.model",))
+    # the fix names base.allow_pickle, the switch that accepts pickle weights on purpose
+    return Setup(exp, ("pytorch_model.bin", "user-model"), ("base.model", "base.allow_pickle"))
 
 
 def c_wide_adapter(d: Path, a: Assets) -> Setup:
@@ -337,6 +339,25 @@ def c_missing_adapter_dir(d: Path, a: Assets) -> Setup:
     return Setup(exp, ("experiment.yaml",), ("candidates.0.adapter",))
 
 
+def c_markup_suite_path(d: Path, a: Assets) -> Setup:
+    # brackets are legal in directory names; the message must show the path as written
+    exp = _project(d, a.model)
+    _edit(exp, "suites/general/general.yaml", "suites/general[v2]/general.yaml")
+    return Setup(exp, ("experiment.yaml",), ("suites.1",), mentions=("general[v2]",))
+
+
+def c_markup_suite_yaml(d: Path, a: Assets) -> Setup:
+    # a Llama-2 style prompt left unquoted: '[' opens a YAML flow list, a syntax error, and
+    # YAML's message quotes the line back, '[/INST]' included
+    exp = _project(d, a.model)
+    _edit(
+        exp.parent / "suites" / "general" / "general.yaml",
+        'doc_to_text: "Question: {{question}}\\nAnswer:"\n',
+        "doc_to_text: [INST] Question: {{question}} [/INST]\n",
+    )
+    return Setup(exp, ("general.yaml",), ("line",))
+
+
 def c_recipe_unknown_key(d: Path, a: Assets) -> Setup:
     exp = _project(d, a.model)
     _edit(exp.parent / "training" / "lora.yaml", "  dropout: 0.0\n", "  dropuot: 0.0\n")
@@ -379,6 +400,12 @@ CASES = [
         ("missing-base", "`base.model` directory does not exist", c_missing_base_dir),
         ("missing-adapter", "candidate adapter dir does not exist", c_missing_adapter_dir),
         ("recipe-typo", "recipe key `lora.dropuot` (typo)", c_recipe_unknown_key),
+        ("markup-suite-path", "missing suite dir `general[v2]/`", c_markup_suite_path),
+        (
+            "markup-suite-yaml",
+            "unquoted `[INST] … [/INST]` prompt in suite YAML",
+            c_markup_suite_yaml,
+        ),
     ]
 ]
 
@@ -428,7 +455,7 @@ def _env(case_dir: Path) -> dict[str, str]:
         "TOKENIZERS_PARALLELISM": "false",
         "OMP_NUM_THREADS": "1",
         "NO_COLOR": "1",
-        "COLUMNS": "400",
+        "COLUMNS": "120",
     }
 
 
@@ -467,14 +494,21 @@ def run_case(case: Case, work: Path, assets: Assets) -> Outcome:
         misses.append(f"no file ({' / '.join(setup.files)})")
     if setup.fields is not None and not any(f in flat for f in setup.fields):
         misses.append(f"no field/line ({' / '.join(setup.fields)})")
+    missing = [m for m in setup.mentions if m not in flat]
+    if missing:
+        misses.append(f"does not show {' / '.join(missing)}")
     if "fix:" not in flat:
         misses.append("no 'fix:'")
     if damage:
         misses.append(f"user files touched ({damage})")
+    stderr = stderr.replace(f"{work}/", "")  # shorter, and the same from run to run
     lines = [ln.strip() for ln in (stderr or stdout).splitlines() if ln.strip()]
-    return Outcome(
-        case, rc, not misses, "; ".join(misses), lines[0] if lines else "", stderr, seconds
-    )
+    # mlflow logs INFO lines to stderr first; the message is the harness's own line
+    ours = [ln for ln in lines if ln.startswith(("configuration error", "could not decide"))]
+    # else an uncaught exception: its last line names it
+    ours += [ln for ln in lines if re.match(r"^[A-Za-z_.]*(Error|Exception)\b.*:", ln)][-1:]
+    first = (ours or lines or [""])[0]
+    return Outcome(case, rc, not misses, "; ".join(misses), first, stderr, seconds)
 
 
 def make_assets(work: Path) -> Assets:
@@ -507,6 +541,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", type=int, default=1, help="cases run at once (default 1: serial)")
     ap.add_argument("--only", default="", help="run only cases whose name contains this")
+    ap.add_argument("--messages", action="store_true", help="also print every case's full message")
     ap.add_argument("--keep", action="store_true", help="keep the work dir and print its path")
     args = ap.parse_args()
     cases = [c for c in CASES if args.only in c.name]
@@ -532,13 +567,17 @@ def main() -> None:
             f"| {verdict} | {_cell(o.first_line)} |"
         )
     failed = [o for o in outcomes if not o.rejected]
+    if args.messages:
+        for o in outcomes:
+            msg = o.stderr[o.stderr.find(o.first_line) :] if o.first_line else o.stderr
+            print(f"\n**{o.case.name}** (exit {o.rc}, {o.seconds:.0f} s)\n```\n{msg.strip()}\n```")
     for o in failed:
         print(f"\n<details><summary>{o.case.name}: stderr (exit {o.rc})</summary>\n")
         print("```")
         print(o.stderr.strip()[-4000:])
         print("```\n</details>")
     slowest = max(outcomes, key=lambda o: o.seconds, default=None)
-    if slowest is not None and not math.isnan(slowest.seconds):
+    if slowest is not None:
         print(f"\n({elapsed:.0f} s; slowest case {slowest.case.name}: {slowest.seconds:.0f} s)")
     n = len(outcomes)
     print(f"bad inputs rejected: {n - len(failed)}/{n}")

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from harness.config import ConfigError, load_experiment
 
@@ -55,7 +56,9 @@ def evaluate(
         result = run_gate(exp, console=console, retrain=retrain)
     except ConfigError as exc:
         err.print(
-            f"[bold red]configuration error[/] {exc.render()}", highlight=False, soft_wrap=True
+            f"[bold red]configuration error[/] {escape(exc.render())}",
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(EXIT_CONFIG) from exc
     except KeyboardInterrupt:
@@ -63,19 +66,20 @@ def evaluate(
         raise typer.Exit(EXIT_ERROR) from None
     except Exception as exc:
         err.print_exception(max_frames=8)
-        err.print(f"[bold red]could not decide[/]: {type(exc).__name__}: {exc}")
+        err.print(f"[bold red]could not decide[/]: {type(exc).__name__}: {escape(str(exc))}")
         raise typer.Exit(EXIT_ERROR) from exc
     verdict = result.outcome.verdict
     colour = "green" if verdict == "GO" else "red"
     console.print()
     console.print(f"[bold {colour}]{verdict}[/]")
     for reason in result.outcome.reasons:
-        console.print(f"  - {reason}")
-    console.print(f"report: {result.run_dir / 'report.html'}")
-    console.print(f"        {result.run_dir / 'report.md'}")
-    console.print(
-        f"mlflow: run {result.summary['mlflow_run_id']} in {result.summary['mlflow_tracking_uri']}"
-    )
+        console.print(f"  - {escape(reason)}", soft_wrap=True)
+    for line in (
+        f"report: {result.run_dir / 'report.html'}",
+        f"        {result.run_dir / 'report.md'}",
+        f"mlflow: run {result.summary['mlflow_run_id']} in {result.summary['mlflow_tracking_uri']}",
+    ):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
         with open(summary_path, "a", encoding="utf-8") as fh:
@@ -93,11 +97,14 @@ def validate(
         exp = load_experiment(path)
     except ConfigError as exc:
         err.print(
-            f"[bold red]configuration error[/] {exc.render()}", highlight=False, soft_wrap=True
+            f"[bold red]configuration error[/] {escape(exc.render())}",
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(2) from exc
     Console().print(
-        f"[green]ok[/] {exp.source}: {len(exp.suites)} suites, {len(exp.candidates)} candidates"
+        f"[green]ok[/] {escape(str(exp.source))}: {len(exp.suites)} suites, "
+        f"{len(exp.candidates)} candidates"
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 import harness
 from harness import _provenance
@@ -59,7 +60,9 @@ class _Steps:
 
     def run(self, title: str, fn: Callable[[], Any]) -> Any:
         self.n += 1
-        self.console.print(f"[bold cyan][{self.n}/{self.total}][/] {title} ...")
+        self.console.print(
+            f"[bold cyan]\\[{self.n}/{self.total}][/] {escape(title)} ...", soft_wrap=True
+        )
         t0 = time.perf_counter()
         out = fn()
         self.console.print(f"      done in {time.perf_counter() - t0:.1f} s")
@@ -98,19 +101,22 @@ def _score_variant(
         if cached is not None:
             steps.console.print(
                 f"      {variant}/{suite.name}: {len(cached)} items from the result store "
-                "(no forward passes)"
+                "(no forward passes)",
+                markup=False,
             )
             out[suite.name] = cached
             continue
         stale = store.why_not_reused(key, suite.name, prov)
         if stale:
             steps.console.print(
-                f"      {variant}/{suite.name}: stored results not reused ({'; '.join(stale)})"
+                f"      {variant}/{suite.name}: stored results not reused ({'; '.join(stale)})",
+                markup=False,
             )
         done = store.partial(key)
         if done:
             steps.console.print(
-                f"      {variant}/{suite.name}: resuming, {len(done)} items already committed"
+                f"      {variant}/{suite.name}: resuming, {len(done)} items already committed",
+                markup=False,
             )
 
         def _score(
@@ -191,7 +197,9 @@ def run_gate(
         + 1
     )
     steps = _Steps(console, n_steps)
-    console.print(f"[bold]Gate run {run_id}[/] for experiment [bold]{exp.name}[/] ({exp.source})")
+    console.print(
+        f"[bold]Gate run {run_id}[/] for experiment [bold]{exp.name}[/] ({escape(str(exp.source))})"
+    )
     durations: dict[str, float] = {}
 
     with gate_run(exp.name, run_id) as mlf:
@@ -298,7 +306,8 @@ def run_gate(
                 if tr is not None:
                     console.print(
                         f"      {cand.name}: reusing adapter trained earlier from the "
-                        f"same base, recipe and data ({adapter_dir}); --retrain to redo"
+                        f"same base, recipe and data ({adapter_dir}); --retrain to redo",
+                        markup=False,
                     )
                 else:
                     t1 = time.perf_counter()

@@ -107,7 +107,17 @@ def _checks(view: ReportView) -> list[str]:
         return ["## Checks", "", "_No checks were run._", ""]
     n_fail = len(view.failed_checks)
     lines = ["## Checks", "", f"{len(view.checks) - n_fail} passed, {n_fail} failed.", ""]
-    header = ["Check", "Baseline", "Candidate", "Δ", "95% CI of Δ", "Margin", "n", "MDE", "Result"]
+    header = [
+        "Check",
+        "Baseline",
+        "Candidate",
+        "Δ",
+        f"{view.ci_label} of Δ",
+        "Margin",
+        "n",
+        "MDE",
+        "Result",
+    ]
     lines += _table(header, (_check_row(c) for c in view.checks), "lrrrrrrrl")
     lines.append("")
     detail = [c for c in view.checks if c.reason]
@@ -297,7 +307,7 @@ def render_job_summary(summary: Summary) -> str:
             ]
             for c in ordered[:_JOB_MAX_ROWS]
         ]
-        lines += _table(["Check", "Δ", "95% CI", "Result"], rows, "lrrl")
+        lines += _table(["Check", "Δ", view.ci_label, "Result"], rows, "lrrl")
         if len(ordered) > _JOB_MAX_ROWS:
             lines.append(f"\n_… {len(ordered) - _JOB_MAX_ROWS} more checks in report.md_")
         lines.append("")

@@ -210,6 +210,7 @@ class ReportView:
     mlflow_tracking_uri: str | None
     provenance: tuple[tuple[str, str | None], ...]
     durations: tuple[tuple[str, float | None], ...]
+    ci_label: str = "90% CI"
 
     @property
     def is_go(self) -> bool:
@@ -373,7 +374,14 @@ def build_view(summary: Summary) -> ReportView:
         (k, to_float(v)) for k, v in _ordered_items(summary.get("durations"), _DURATION_ORDER)
     )
 
+    # Checks use the two-sided interval at 1 - 2*alpha: its lower bound is the one-sided
+    # bound at 1 - alpha that the gate decides on. Label it with the level actually used.
+    policy = summary.get("policy")
+    alpha = to_float(policy.get("alpha")) if isinstance(policy, dict) else None
+    ci_label = f"{100 * (1 - 2 * alpha):g}% CI" if alpha is not None else "CI"
+
     return ReportView(
+        ci_label=ci_label,
         run_id=str(summary.get("run_id", "")),
         experiment=str(summary.get("experiment", "")),
         created_at=str(summary.get("created_at", "")),
