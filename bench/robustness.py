@@ -152,6 +152,50 @@ def concurrent_writers(work: Path, writers: int, batches: int = 40) -> tuple[int
     return writers * batches * 25 - got, failed
 
 
+def concurrent_gate_runs(work: Path, model: Path, runs: int) -> tuple[int, int, int]:
+    """``runs`` whole gate runs at once on one results store and one MLflow database.
+
+    Returns (runs that decided, MLflow runs left RUNNING, result sets incomplete or short).
+    """
+    from tests.conftest import write_tiny_experiment
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HARNESS_STORE": str(work / "gate.sqlite"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'gate-mlflow.db'}",
+        "HARNESS_CACHE": str(work / "gate-cache"),
+    }
+    exps = [write_tiny_experiment(work / f"gate{i}", model, max_steps=2 + i) for i in range(runs)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "harness", "evaluate", str(e)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for e in exps
+    ]
+    decided = sum(p.wait(timeout=900) in (0, 1) for p in procs)
+    import sqlite3
+
+    with sqlite3.connect(work / "gate-mlflow.db") as con:
+        (running,) = con.execute("SELECT COUNT(*) FROM runs WHERE status='RUNNING'").fetchone()
+    with sqlite3.connect(work / "gate.sqlite") as con:
+        sets = con.execute(
+            "SELECT variant, suite, settings, scoring_version, n_items, complete FROM result_sets"
+        ).fetchall()
+        bad = 0
+        for variant, suite, settings, version, n_items, complete in sets:
+            (have,) = con.execute(
+                "SELECT COUNT(*) FROM items WHERE variant=? AND suite=? AND settings=? AND "
+                "scoring_version=?",
+                (variant, suite, settings, version),
+            ).fetchone()
+            bad += int(not complete or have != n_items)
+    return decided, running, bad
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=5)
@@ -166,6 +210,7 @@ def main() -> None:
         same, trials = crash_resume(work, model, suite, args.trials)
         hits = cross_model_hits(work, suite)
         lost, failed = concurrent_writers(work, args.writers)
+        decided, running, bad = concurrent_gate_runs(work, model, 4)
         elapsed = time.perf_counter() - t0
     print("| figure | result |")
     print("| --- | --- |")
@@ -177,6 +222,10 @@ def main() -> None:
     print(
         f"| rows lost with {args.writers} concurrent writers (40 batches of 25 each) | {lost} "
         f"(writers crashed: {failed}) |"
+    )
+    print(
+        f"| 4 whole gate runs at once on one store and one MLflow sqlite database: decided, "
+        f"MLflow runs left RUNNING, result sets incomplete | {decided}/4, {running}, {bad} |"
     )
     print(f"\n({elapsed:.0f} s)")
 

@@ -52,6 +52,24 @@ def _end_orphans(client: Any, experiment_id: str) -> int:
     return ended
 
 
+@contextmanager
+def _store_init_lock(uri: str) -> Iterator[None]:
+    """Serialise store creation between processes for a local sqlite store (no-op otherwise)."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 class GateRunLog:
     """Handle on the parent run of a gate run."""
 
@@ -107,9 +125,12 @@ def gate_run(experiment: str, run_name: str) -> Iterator[GateRunLog]:
     from mlflow.tracking import MlflowClient
 
     uri = tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    exp = mlflow.set_experiment(experiment)
-    _end_orphans(MlflowClient(uri), exp.experiment_id)
+    with _store_init_lock(uri):
+        # A fresh sqlite store is created (schema migrations) by the first call that touches
+        # it, and an experiment by set_experiment: both race when gate runs start together.
+        mlflow.set_tracking_uri(uri)
+        exp = mlflow.set_experiment(experiment)
+        _end_orphans(MlflowClient(uri), exp.experiment_id)
     run = mlflow.start_run(run_name=run_name)
     mlflow.set_tags({"harness.pid": str(os.getpid()), "harness.host": socket.gethostname()})
     try:

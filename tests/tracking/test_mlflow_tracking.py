@@ -43,3 +43,30 @@ def test_run_of_a_killed_process_is_ended_by_the_next_run(isolated_env: Path) ->
     with gate_run("exp", "next"):
         pass
     assert client.get_run(orphan).info.status == "KILLED"
+
+
+def test_gate_runs_starting_together_on_a_fresh_store_all_succeed(isolated_env: Path) -> None:
+    # Creating a fresh sqlite store runs schema migrations; unserialised, concurrent starts
+    # fail with "table ... already exists".
+    code = (
+        "from harness.tracking import gate_run\n"
+        "with gate_run('exp', 'together') as log:\n"
+        "    log.log_metrics({'x': 1.0})\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri())
+    exp = client.get_experiment_by_name("exp")
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 3 and {r.info.status for r in runs} == {"FINISHED"}
