@@ -1,8 +1,10 @@
 """The gate policy: margins, alpha and required gains, with defaults users can defend.
 
-Defaults are chosen for suites of a few hundred items: a 2-point forgetting margin overall is
-about what 400 paired binary items can resolve; per-capability suites are smaller, so their
-margin is wider rather than letting noise fail releases.
+Defaults are sized for the built-in general suite (1,500 items, 250 per capability) and the
+churn a LoRA adapter causes there (about a quarter of items change correctness): with them a
+harmless adapter is failed at most alpha of the time and a capability drop of about 10 points
+is caught 80% of the time (bench/planted_effect.py, docs/benchmarks.md). Smaller suites need
+wider margins; each check reports the effect it can detect.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ class GatePolicy(BaseModel):
         0.02, description="Task suites: the lower confidence bound of the gain must exceed this."
     )
     forgetting_margin: float = Field(
-        0.02, description="General suites overall: allowed drop of the lower bound."
+        0.05, description="General suites overall: allowed drop of the lower bound."
     )
     capability_margin: float = Field(
-        0.06, description="General suites per capability: allowed drop of the lower bound."
+        0.12, description="General suites per capability: allowed drop of the lower bound."
     )
     quantization_margin: float = Field(
         0.03, description="quantization_gap: allowed drop of a quantised variant vs its twin."

@@ -16,9 +16,9 @@ import numpy as np
 from harness.config import GatePolicy, ItemResult, SuiteSpec
 from harness.stats import (
     bootstrap_p_value,
+    gate_detectable_effect,
     holm,
     mcnemar_exact,
-    minimum_detectable_effect,
     paired_bootstrap,
     paired_sd,
 )
@@ -69,7 +69,8 @@ def paired_arrays(
     return np.array([b[i] for i in ids], float), np.array([c[i] for i in ids], float)
 
 
-def _mde(bv: np.ndarray, cv: np.ndarray, alpha: float) -> float | None:
+def _mde(bv: np.ndarray, cv: np.ndarray, alpha: float, margin: float, kind: str) -> float | None:
+    """The true effect this check resolves with power 0.8 (see gate_detectable_effect)."""
     n = len(bv)
     if n < 2:
         return None
@@ -78,7 +79,7 @@ def _mde(bv: np.ndarray, cv: np.ndarray, alpha: float) -> float | None:
         # No item changed: plan with the baseline's own spread instead of claiming MDE 0.
         p = float(np.mean(bv))
         sd = math.sqrt(max(p * (1 - p), 1e-12)) * math.sqrt(2)
-    return float(minimum_detectable_effect(n, sd_diff=sd, alpha=alpha))
+    return float(gate_detectable_effect(n, sd_diff=sd, margin=margin, kind=kind, alpha=alpha))
 
 
 def paired_check(
@@ -144,7 +145,7 @@ def paired_check(
         resamples=policy.bootstrap_resamples,
         seed=policy.seed,
     )
-    mde = _mde(bv, cv, policy.alpha)
+    mde = _mde(bv, cv, policy.alpha, margin, kind)
     if kind == "improves":
         passed = est.low > margin
         reason = (

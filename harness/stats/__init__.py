@@ -10,8 +10,10 @@ from harness.stats._bootstrap import PairedEstimate, bootstrap_p_value, paired_b
 from harness.stats._mcnemar import McNemarResult, mcnemar_exact
 from harness.stats._multiple import HolmResult, holm
 from harness.stats._power import (
+    gate_detectable_effect,
     minimum_detectable_effect,
     minimum_detectable_effect_binary,
+    null_failure_rate,
     paired_sd,
 )
 
@@ -20,10 +22,12 @@ __all__ = [
     "McNemarResult",
     "PairedEstimate",
     "bootstrap_p_value",
+    "gate_detectable_effect",
     "holm",
     "mcnemar_exact",
     "minimum_detectable_effect",
     "minimum_detectable_effect_binary",
+    "null_failure_rate",
     "paired_bootstrap",
     "paired_sd",
 ]

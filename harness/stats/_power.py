@@ -77,3 +77,51 @@ def paired_sd(baseline: ArrayLike, candidate: ArrayLike) -> float:
     if b.size < 2:
         raise ValueError("paired_sd needs at least 2 items to estimate a spread")
     return float((c - b).std(ddof=1))
+
+
+def gate_detectable_effect(
+    n: int,
+    *,
+    sd_diff: float,
+    margin: float,
+    kind: str,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> float:
+    """The true effect a margin-based gate check decides on with the given power.
+
+    A gate check compares a one-sided lower bound with a threshold, so the effect it can
+    resolve depends on the margin, not only on the noise:
+
+    - ``improves`` (pass when ``low > margin``): the true *gain* that passes with probability
+      ``power`` is ``margin + (z_{1-alpha} + z_power) * s``;
+    - non-inferiority (pass when ``low > -margin``): the true *drop* that fails the check with
+      probability ``power`` is ``margin - (z_{1-alpha} - z_power) * s`` (never below 0),
+
+    where ``s = sd_diff / sqrt(n)``. A drop of this size is caught at least ``power`` of the
+    time; a smaller one may pass.
+    """
+    count = check_count(n, "n", 2)
+    a = check_probability(alpha, "alpha")
+    pw = check_probability(power, "power")
+    sd = check_nonnegative(sd_diff, "sd_diff")
+    se = sd / math.sqrt(count)
+    z_a, z_b = float(stats.norm.ppf(1 - a)), float(stats.norm.ppf(pw))
+    if kind == "improves":
+        return margin + (z_a + z_b) * se
+    return max(0.0, margin - (z_a - z_b) * se)
+
+
+def null_failure_rate(n: int, *, sd_diff: float, margin: float, alpha: float = 0.05) -> float:
+    """Chance that a non-inferiority check fails a candidate that changed nothing on average.
+
+    ``Phi(z_{1-alpha} - margin / s)``: above ``alpha`` the suite is too small (or the margin
+    too tight) to clear a healthy candidate reliably.
+    """
+    count = check_count(n, "n", 2)
+    a = check_probability(alpha, "alpha")
+    sd = check_nonnegative(sd_diff, "sd_diff")
+    se = sd / math.sqrt(count)
+    if se == 0.0:
+        return 0.0 if margin > 0 else 1.0
+    return float(stats.norm.cdf(float(stats.norm.ppf(1 - a)) - margin / se))
