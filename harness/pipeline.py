@@ -55,14 +55,13 @@ def _new_run_id() -> str:
 class _Steps:
     """Numbered, timed step lines: progress a person can follow in a CI log."""
 
-    def __init__(self, console: Console, total: int) -> None:
-        self.console, self.total, self.n = console, total, 0
+    def __init__(self, console: Console) -> None:
+        # No "of N": how many steps run depends on what the caches already hold.
+        self.console, self.n = console, 0
 
     def run(self, title: str, fn: Callable[[], Any]) -> Any:
         self.n += 1
-        self.console.print(
-            f"[bold cyan]\\[{self.n}/{self.total}][/] {escape(title)} ...", soft_wrap=True
-        )
+        self.console.print(f"[bold cyan]step {self.n}[/] {escape(title)} ...", soft_wrap=True)
         t0 = time.perf_counter()
         out = fn()
         self.console.print(f"      done in {time.perf_counter() - t0:.1f} s")
@@ -183,20 +182,7 @@ def run_gate(
     t_start = time.perf_counter()
     run_id = _new_run_id()
     store = ResultStore(store_path())
-    quants = set(exp.gate.quantized_bases) | {
-        c.quantization for c in exp.candidates if c.quantization not in (None, "none")
-    }
-    n_steps = (
-        2
-        + len(exp.suites) * (1 + len(exp.candidates) + len(exp.gate.quantized_bases))
-        + len(exp.recipes)
-        + len(quants)
-        + (len(exp.suites) + 1)
-        * sum(c.quantization in (None, "none") for c in exp.candidates)
-        * exp.gate.merge_check
-        + 1
-    )
-    steps = _Steps(console, n_steps)
+    steps = _Steps(console)
     console.print(
         f"[bold]Gate run {run_id}[/] for experiment [bold]{exp.name}[/] ({escape(str(exp.source))})"
     )
