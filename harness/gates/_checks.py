@@ -101,7 +101,8 @@ def paired_check(
     bv, cv = paired_arrays(base, cand, metric)
     n = len(bv)
     nan = math.nan
-    if n == 0:
+
+    def undecidable(reason: str) -> Check:
         return Check(
             name,
             kind,
@@ -115,28 +116,17 @@ def paired_check(
             (nan, nan),
             margin,
             False,
-            "no items to compare",
-            0,
-            None,
-        )
-    if not (np.all(np.isfinite(bv)) and np.all(np.isfinite(cv))):
-        bad = int(np.sum(~np.isfinite(bv)) + np.sum(~np.isfinite(cv)))
-        return Check(
-            name,
-            kind,
-            variant,
-            suite.name,
-            capability,
-            metric,
-            nan,
-            nan,
-            nan,
-            (nan, nan),
-            margin,
-            False,
-            f"{bad} item score(s) are NaN or infinite; a non-finite metric never passes",
+            reason,
             n,
             None,
+        )
+
+    if n == 0:
+        return undecidable("no items to compare")
+    if not (np.all(np.isfinite(bv)) and np.all(np.isfinite(cv))):
+        bad = int(np.sum(~np.isfinite(bv)) + np.sum(~np.isfinite(cv)))
+        return undecidable(
+            f"{bad} item score(s) are NaN or infinite; a non-finite metric never passes"
         )
     est = paired_bootstrap(
         bv,
