@@ -21,7 +21,7 @@ from rich.markup import escape
 
 import harness
 from harness import _provenance
-from harness.config import Experiment, ItemResult, SuiteSpec
+from harness.config import Experiment, ItemResult, SuiteSpec, load_suite
 from harness.gates import GateOutcome, build_checks, decide, merge_equivalence_check
 from harness.models import cache_root, fingerprint_files, fingerprint_value, variant_fingerprint
 from harness.store import ResultKey, ResultStore
@@ -246,7 +246,11 @@ def run_gate(
             if quant not in models:
                 models[quant] = steps.run(
                     f"Loading base quantised ({quant}, bitsandbytes)",
-                    lambda: load_quantized_base(exp.base, quant, base.tokenizer).model,
+                    lambda: (
+                        load_quantized_base(
+                            exp.base, quant, base.tokenizer, fingerprint=base.fingerprint
+                        ).model
+                    ),
                 )
             return models[quant]
 
@@ -278,8 +282,6 @@ def run_gate(
             if cand.recipe is not None:
                 recipe = exp.recipes[cand.name]
                 rsuite = next((s for s in exp.suites if s.path == recipe.data.suite), None)
-                from harness.config import load_suite
-
                 examples = training_examples(
                     rsuite or load_suite(recipe.data.suite), recipe.data.split, recipe.data.limit
                 )
@@ -349,7 +351,8 @@ def run_gate(
         for v in mergeable:
             adapter_dir = Path(v["adapter"])
             fresh = steps.run(
-                f"Merging {v['name']} into a fresh copy of the base", lambda: load_base(exp.base)
+                f"Merging {v['name']} into a fresh copy of the base",
+                lambda: load_base(exp.base, fingerprint=base.fingerprint),
             )
             merged_model = attach_adapter(
                 fresh.model, adapter_dir, v["name"], base_fingerprint=base.fingerprint

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from harness.config import BaseSpec, ConfigError
 from harness.models._builtin import builtin_base_dir
 from harness.models._fingerprint import fingerprint_files
-from harness.models._validate import check_safetensors, validate_adapter
+from harness.models._validate import check_safetensors, read_adapter_json, validate_adapter
 
 if TYPE_CHECKING:
     import torch
@@ -59,7 +58,9 @@ def _check_weights(path: Path, allow_pickle: bool) -> None:
     )
 
 
-def load_base(spec: BaseSpec, dtype: str | None = None) -> LoadedBase:
+def load_base(
+    spec: BaseSpec, dtype: str | None = None, fingerprint: str | None = None
+) -> LoadedBase:
     """Load the base model and tokenizer for scoring or training (eval mode, no grads)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -78,24 +79,13 @@ def load_base(spec: BaseSpec, dtype: str | None = None) -> LoadedBase:
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return LoadedBase(model, tokenizer, path, fingerprint_files(path), dt)
+    # Hashing the weights reads every byte; a second load of the same base reuses it.
+    return LoadedBase(model, tokenizer, path, fingerprint or fingerprint_files(path), dt)
 
 
 def read_adapter_config(adapter_dir: Path) -> dict[str, Any]:
-    cfg_path = adapter_dir / "adapter_config.json"
-    if not cfg_path.is_file():
-        raise ConfigError(
-            adapter_dir,
-            "adapter",
-            "adapter_config.json is missing",
-            "point at a directory saved by peft's save_pretrained",
-        )
-    try:
-        cfg: dict[str, Any] = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            cfg_path, None, f"unreadable adapter config: {exc}", "re-save the adapter with peft"
-        ) from exc
+    """Parse adapter_config.json and require safetensors adapter weights beside it."""
+    _, cfg = read_adapter_json(adapter_dir)
     if not any(adapter_dir.glob("adapter_model.safetensors")):
         raise ConfigError(
             adapter_dir,

@@ -33,7 +33,9 @@ def bnb_config(
     )
 
 
-def load_quantized_base(spec: BaseSpec, quantization: str, tokenizer: Any = None) -> LoadedBase:
+def load_quantized_base(
+    spec: BaseSpec, quantization: str, tokenizer: Any = None, fingerprint: str | None = None
+) -> LoadedBase:
     """Load the base quantised for scoring; its fingerprint is the unquantised weights' one
     (the variant fingerprint adds the quantisation)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -52,4 +54,4 @@ def load_quantized_base(spec: BaseSpec, quantization: str, tokenizer: Any = None
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return LoadedBase(model, tok, path, fingerprint_files(path), spec.dtype)
+    return LoadedBase(model, tok, path, fingerprint or fingerprint_files(path), spec.dtype)

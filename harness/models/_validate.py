@@ -188,7 +188,7 @@ def _skew_error(cfg_path: Path, field: str, problem: str, adapter_version: Any) 
     )
 
 
-def _read_adapter_json(adapter_dir: Path) -> tuple[Path, dict[str, Any]]:
+def read_adapter_json(adapter_dir: Path) -> tuple[Path, dict[str, Any]]:
     cfg_path = adapter_dir / "adapter_config.json"
     if not cfg_path.is_file():
         raise ConfigError(
@@ -419,7 +419,7 @@ def validate_adapter(
     """
     for weights in sorted(adapter_dir.glob("*.safetensors")):
         check_safetensors(weights, "adapter")
-    cfg_path, cfg = _read_adapter_json(adapter_dir)
+    cfg_path, cfg = read_adapter_json(adapter_dir)
     _check_peft_config(cfg_path, cfg)
     _check_targets(cfg_path, cfg, _module_names(_unwrap(base_model)))
     _check_fingerprint(adapter_dir, base_fingerprint)
