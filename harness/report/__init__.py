@@ -7,6 +7,7 @@ Deliberately light (stdlib + jinja2 only): reports are re-rendered from a stored
 from harness.report._html import render_html
 from harness.report._junit import render_junit
 from harness.report._markdown import render_job_summary, render_markdown
+from harness.report._samples import changed_samples
 from harness.report._write import (
     ReportFiles,
     json_safe,
@@ -16,6 +17,7 @@ from harness.report._write import (
 
 __all__ = [
     "ReportFiles",
+    "changed_samples",
     "json_safe",
     "render_html",
     "render_job_summary",

@@ -70,6 +70,25 @@ def fmt_pct(value: object, digits: int = 2) -> str:
     return MISSING if number is None else f"{number:.{digits}f}%"
 
 
+def fmt_mb(value: object) -> str:
+    """Format a memory figure given in MiB: "850 MB", "12.4 GB"."""
+    number = to_float(value)
+    if number is None:
+        return MISSING
+    return f"{number / 1024:.1f} GB" if number >= 1024 else f"{number:.0f} MB"
+
+
+def fmt_bytes(value: object) -> str:
+    """Format a file size in bytes with a binary unit: "3.5 MB", "812 KB"."""
+    number = to_float(value)
+    if number is None:
+        return MISSING
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if number >= scale:
+            return f"{number / scale:.1f} {unit}"
+    return f"{number:.0f} B"
+
+
 def fmt_duration(seconds: object) -> str:
     """Format seconds for humans: "12.0s", "3m 30s", "1h 02m"."""
     number = to_float(seconds)

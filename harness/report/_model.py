@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.report._format import ci_bounds, to_float
+from harness.report._samples import SuiteSamplesView, build_samples
 
 Summary = Mapping[str, Any]
 
@@ -178,6 +179,17 @@ class TrainingView:
     trainable_params: float | None
     trainable_pct: float | None
     loss_curve: tuple[tuple[float, float], ...]
+    # Optional facts (newer trainers add them; an older summary.json simply lacks them).
+    tokens_per_second: float | None = None
+    peak_memory_mb: float | None = None
+    adapter_size_bytes: float | None = None
+    val_loss_curve: tuple[tuple[float, float], ...] = ()
+    memory_estimate_mb: tuple[tuple[str, float], ...] = ()
+    n_examples: float | None = None
+
+    @property
+    def final_val_loss(self) -> float | None:
+        return self.val_loss_curve[-1][1] if self.val_loss_curve else None
 
 
 @dataclass(frozen=True)
@@ -211,6 +223,8 @@ class ReportView:
     provenance: tuple[tuple[str, str | None], ...]
     durations: tuple[tuple[str, float | None], ...]
     ci_label: str = "90% CI"
+    confidence: float | None = None
+    samples: tuple[SuiteSamplesView, ...] = ()
 
     @property
     def is_go(self) -> bool:
@@ -358,6 +372,18 @@ def build_view(summary: Summary) -> ReportView:
                     trainable_params=to_float(info.get("trainable_params")),
                     trainable_pct=to_float(info.get("trainable_pct")),
                     loss_curve=_loss_curve(info.get("loss_curve")),
+                    tokens_per_second=to_float(info.get("tokens_per_second")),
+                    peak_memory_mb=to_float(info.get("peak_memory_mb")),
+                    adapter_size_bytes=to_float(info.get("adapter_size_bytes")),
+                    val_loss_curve=_loss_curve(info.get("val_loss_curve")),
+                    memory_estimate_mb=tuple(
+                        (str(k), f)
+                        for k, v in _ordered_items(
+                            info.get("memory_estimate_mb"), ("full", "lora", "qlora")
+                        )
+                        if (f := to_float(v)) is not None
+                    ),
+                    n_examples=to_float(info.get("n_examples")),
                 )
             )
 
@@ -382,6 +408,8 @@ def build_view(summary: Summary) -> ReportView:
 
     return ReportView(
         ci_label=ci_label,
+        confidence=1 - 2 * alpha if alpha is not None and 0 < alpha < 0.5 else None,
+        samples=build_samples(summary.get("samples"), order),
         run_id=str(summary.get("run_id", "")),
         experiment=str(summary.get("experiment", "")),
         created_at=str(summary.get("created_at", "")),

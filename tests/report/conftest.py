@@ -210,3 +210,185 @@ def evil_summary() -> dict[str, Any]:
     s["checks"][0]["name"] = f"lora::{evil}::improves"
     s["reasons"].append(f"suite {evil} | broke & table")
     return s
+
+
+def _curve(start: float, end: float, steps: int, every: int) -> list[list[float]]:
+    """A smooth, decaying loss curve (what a trainer logs every ``every`` steps)."""
+    out = []
+    for step in range(every, steps + 1, every):
+        frac = step / steps
+        out.append([step, round(end + (start - end) * (1 - frac) ** 2, 4)])
+    return out
+
+
+def make_comparison_summary() -> dict[str, Any]:
+    """GO-vs-NO-GO LoRA and QLoRA candidates with every optional training fact and samples.
+
+    The samples are produced by :func:`harness.report.changed_samples` from real
+    ``ItemResult`` objects, the same path the gate run takes.
+    """
+    from harness.config import ItemResult
+    from harness.report import changed_samples
+
+    s = make_nogo_summary()
+    s["reasons"] = [
+        "qlora::general/arithmetic::no_forgetting: change -0.120, lower bound -0.180 <= "
+        "allowed drop -0.120",
+        "forgetting in arithmetic: try to lower the LoRA rank",
+    ]
+    s["policy"] = {"alpha": 0.05}
+    s["checks"] = [
+        s["checks"][0],
+        _check(
+            name="lora::general::no_forgetting",
+            kind="no_forgetting",
+            suite="general",
+            baseline=0.65,
+            candidate=0.655,
+            delta=0.005,
+            ci=[-0.01, 0.02],
+            reason="change +0.005, lower bound -0.010 > allowed drop -0.050",
+            n=200,
+        ),
+        _check(
+            name="lora::general/arithmetic::no_forgetting",
+            kind="no_forgetting",
+            suite="general",
+            capability="arithmetic",
+            baseline=0.70,
+            candidate=0.69,
+            delta=-0.01,
+            ci=[-0.04, 0.02],
+            margin=0.12,
+            reason="change -0.010, lower bound -0.040 > allowed drop -0.120",
+            n=100,
+        ),
+        _check(
+            name="qlora::ticket_routing::improves",
+            variant="qlora",
+            candidate=0.59,
+            delta=0.41,
+            ci=[0.35, 0.47],
+            reason="gain +0.410, lower bound +0.350 > required gain +0.050",
+        ),
+        _check(
+            name="qlora::general::no_forgetting",
+            kind="no_forgetting",
+            variant="qlora",
+            suite="general",
+            baseline=0.65,
+            candidate=0.6,
+            delta=-0.05,
+            ci=[-0.08, -0.02],
+            reason="change -0.050, lower bound -0.080 > allowed drop -0.100",
+            margin=0.10,
+            n=200,
+        ),
+        _check(
+            name="qlora::general/arithmetic::no_forgetting",
+            kind="no_forgetting",
+            variant="qlora",
+            suite="general",
+            capability="arithmetic",
+            baseline=0.70,
+            candidate=0.58,
+            delta=-0.12,
+            ci=[-0.18, -0.06],
+            margin=0.12,
+            passed=False,
+            reason="change -0.120, lower bound -0.180 <= allowed drop -0.120",
+            n=100,
+        ),
+        _check(
+            name="qlora::ticket_routing::quantization_gap",
+            kind="quantization_gap",
+            variant="qlora",
+            candidate=0.59,
+            baseline=0.61,
+            delta=-0.02,
+            ci=[-0.05, 0.01],
+            margin=0.03,
+            reason="vs lora: change -0.020, lower bound -0.050 <= allowed drop -0.030",
+            passed=False,
+        ),
+    ]
+    lora_training = s["variants"][1]["training"]
+    lora_training.update(
+        loss_curve=_curve(2.4, 0.21, 120, 5),
+        val_loss_curve=_curve(2.5, 0.35, 120, 30),
+        tokens_per_second=1840.5,
+        peak_memory_mb=1650.0,
+        adapter_size_bytes=1_843_200,
+        memory_estimate_mb={"full": 2900.0, "lora": 1100.0, "qlora": 620.0},
+    )
+    s["variants"][2].update(
+        adapter="/runs/qlora/adapter",
+        training={
+            **lora_training,
+            "recipe": "training/qlora.yaml",
+            "train_seconds": 402.7,
+            "final_loss": 0.27,
+            "loss_curve": _curve(2.4, 0.27, 120, 5),
+            "val_loss_curve": _curve(2.5, 0.41, 120, 30),
+            "tokens_per_second": 905.2,
+            "peak_memory_mb": 780.0,
+        },
+    )
+    s["suites"][0]["scores"]["qlora"] = 0.59
+    s["suites"][1]["scores"] = {"base": 0.65, "lora": 0.655, "qlora": 0.60}
+    s["suites"][1]["capabilities"]["reading"]["qlora"] = 0.61
+    s["suites"][1]["capabilities"]["arithmetic"]["qlora"] = 0.58
+    s["suites"][1]["capabilities"]["arithmetic"]["lora"] = 0.69
+
+    labels = ["billing", "shipping", "returns", "account"]
+
+    def item(i: int, pred: int, ok: bool, cap: str | None = None) -> ItemResult:
+        return ItemResult(
+            f"q{i}",
+            {"acc": float(ok)},
+            cap,
+            pred,
+            i % 4,
+            {"choices": labels, "prompt": f"Ticket {i}: my parcel <b>never</b> arrived"},
+        )
+
+    results: dict[str, dict[str, list[ItemResult]]] = {"base": {}, "lora": {}, "qlora": {}}
+    for v in results:
+        results[v]["ticket_routing"] = [
+            item(
+                i,
+                i % 4 if _right(v, i) else (i + 1) % 4,
+                _right(v, i),
+            )
+            for i in range(1, 30)
+        ]
+        results[v]["general"] = [
+            item(
+                i,
+                (i + 1) % 4 if v == "qlora" and i % 5 == 0 else i % 4,
+                not (v == "qlora" and i % 5 == 0),
+                "arithmetic" if i % 2 else "reading",
+            )
+            for i in range(1, 21)
+        ]
+    s["samples"] = changed_samples(results, [_Suite("ticket_routing"), _Suite("general")], 10)
+    return s
+
+
+def _right(variant: str, i: int) -> bool:
+    """Base gets every 7th ticket right; LoRA 2 in 3; QLoRA like LoRA but misses some."""
+    if i % 7 == 0:
+        return True
+    if variant == "base":
+        return False
+    return bool(i % 3) and not (variant == "qlora" and i % 5 == 1)
+
+
+class _Suite:
+    def __init__(self, name: str) -> None:
+        self.name, self.metric = name, "acc"
+
+
+@pytest.fixture
+def comparison_summary() -> dict[str, Any]:
+    return make_comparison_summary()
