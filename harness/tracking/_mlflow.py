@@ -1,13 +1,15 @@
-"""MLflow logging for gate runs. The only module that imports mlflow.
+"""MLflow logging for gate runs (mlflow is imported only inside ``harness.tracking``).
 
-A gate run is a parent run tagged with its verdict; each candidate is a child run with its
-training parameters, loss curve and per-suite metrics. A run that dies is never left RUNNING:
+A gate run is a parent run tagged with its verdict; each variant is a child run with its
+training parameters, loss curve, per-suite metrics, per-item tables and (for a candidate) its
+adapter, which is also registered as a model version. A run that dies is never left RUNNING:
 the context manager ends it FAILED (or KILLED on Ctrl-C), and every new gate run first ends
 runs whose process is gone.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from collections.abc import Iterator
@@ -15,7 +17,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness.config import ConfigError
+from harness.tracking._registry import ADAPTER_ARTIFACT_PATH, register_adapter
+
 DEFAULT_URI_FILE = "mlflow.db"
+ADAPTER_MAX_MB_ENV = "HARNESS_MLFLOW_ADAPTER_MAX_MB"
+DEFAULT_ADAPTER_MAX_MB = 200.0
+# Tag that tells gate runs (parents) from variant runs (children) in searches.
+RUN_KIND_TAG = "harness.run_kind"
 
 
 def tracking_uri() -> str:
@@ -24,6 +33,33 @@ def tracking_uri() -> str:
     if env:
         return env
     return f"sqlite:///{(Path.cwd() / DEFAULT_URI_FILE).as_posix()}"
+
+
+def adapter_max_bytes() -> int:
+    """Adapters up to this size are copied into the run; larger ones are logged by location.
+
+    A LoRA adapter is a few MB, but an adapter that trains embeddings can be gigabytes, and
+    copying that into every gate run's artifacts would fill the team's store.
+    """
+    raw = os.environ.get(ADAPTER_MAX_MB_ENV)
+    if raw is None or raw == "":
+        return int(DEFAULT_ADAPTER_MAX_MB * 1e6)
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = -1.0
+    if not (mb >= 0 and math.isfinite(mb)):
+        raise ConfigError(
+            None,
+            ADAPTER_MAX_MB_ENV,
+            f"must be a size in MB, 0 or more (got {raw!r})",
+            f"set {ADAPTER_MAX_MB_ENV}=200 (or unset it for the default, 200)",
+        )
+    return int(mb * 1e6)
+
+
+def _dir_size(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
 
 
 def _pid_alive(pid: int) -> bool:
@@ -73,10 +109,14 @@ def _store_init_lock(uri: str) -> Iterator[None]:
 class GateRunLog:
     """Handle on the parent run of a gate run."""
 
-    def __init__(self, mlflow: Any, run_id: str, uri: str) -> None:
+    def __init__(
+        self, mlflow: Any, run_id: str, uri: str, experiment: str, max_adapter_bytes: int
+    ) -> None:
         self._mlflow = mlflow
         self.run_id = run_id
         self.uri = uri
+        self.experiment = experiment
+        self.max_adapter_bytes = max_adapter_bytes
 
     def log_params(self, params: dict[str, Any]) -> None:
         self._mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
@@ -95,12 +135,26 @@ class GateRunLog:
         params: dict[str, Any],
         metrics: dict[str, float],
         curve: list[tuple[int, float]] | None = None,
+        *,
+        tables: dict[str, dict[str, list[Any]]] | None = None,
+        adapter_dir: Path | None = None,
+        history: list[dict[str, Any]] | None = None,
+        val_curve: list[tuple[int, float]] | None = None,
     ) -> str:
-        """Log one candidate as a nested child run; returns its run id."""
+        """Log one variant as a nested child run; returns its run id.
+
+        ``tables`` maps a suite name to per-item columns (see ``item_table``): each becomes one
+        ``log_table`` artifact ``items/<suite>.json``. ``adapter_dir`` is logged under
+        ``adapter/`` (or by location when larger than ``max_adapter_bytes``). ``history`` is the
+        training monitor's per-step record (loss, learning rate, gradient norm, tokens/s, peak
+        memory), logged as step metrics so the MLflow UI draws each as a curve; ``val_curve``
+        the validation loss at each evaluation.
+        """
         with self._mlflow.start_run(run_name=name, nested=True) as child:
             self._mlflow.set_tags(
                 {
                     "harness.variant": name,
+                    RUN_KIND_TAG: "variant",
                     "harness.pid": str(os.getpid()),
                     "harness.host": socket.gethostname(),
                 }
@@ -109,10 +163,64 @@ class GateRunLog:
                 self._mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
             for step, loss in curve or []:
                 self._mlflow.log_metric("train_loss", loss, step=step)
+            for row in history or []:
+                step_metrics = {
+                    f"train.{k}": float(v)
+                    for k, v in row.items()
+                    if k != "step" and isinstance(v, int | float) and v == v
+                }
+                if step_metrics:
+                    self._mlflow.log_metrics(step_metrics, step=int(row["step"]))
+            for step, loss in val_curve or []:
+                self._mlflow.log_metric("val_loss", loss, step=step)
             clean = {k: float(v) for k, v in metrics.items() if v is not None and v == v}
             if clean:
                 self._mlflow.log_metrics(clean)
+            for suite, columns in (tables or {}).items():
+                self._mlflow.log_table(data=columns, artifact_file=f"items/{suite}.json")
+            if adapter_dir is not None:
+                self._log_adapter(adapter_dir)
             return str(child.info.run_id)
+
+    def _log_adapter(self, adapter_dir: Path) -> None:
+        """Copy the adapter into the run, or record where it lives when it is too large."""
+        size = _dir_size(adapter_dir)
+        full = size <= self.max_adapter_bytes
+        self._mlflow.set_tags(
+            {
+                "harness.adapter_location": str(adapter_dir.resolve()),
+                "harness.adapter_bytes": str(size),
+                "harness.adapter_logged": "files" if full else "location",
+            }
+        )
+        if full:
+            self._mlflow.log_artifacts(str(adapter_dir), ADAPTER_ARTIFACT_PATH)
+            return
+        # Keep the small files (adapter_config.json names the base and target modules) so the
+        # registered version still says what it is, and a pointer to the weights.
+        for path in sorted(adapter_dir.glob("*.json")):
+            if path.stat().st_size <= 1_000_000:
+                self._mlflow.log_artifact(str(path), ADAPTER_ARTIFACT_PATH)
+        self._mlflow.log_text(
+            f"{adapter_dir.resolve()}\n"
+            f"({size} bytes: over {ADAPTER_MAX_MB_ENV}, so the weights were not copied)\n",
+            f"{ADAPTER_ARTIFACT_PATH}/LOCATION.txt",
+        )
+
+    def register_adapter(
+        self, candidate: str, variant_run_id: str, verdict: str, tags: dict[str, str]
+    ) -> tuple[str, str]:
+        """Register the adapter logged on ``variant_run_id``; return (model name, version)."""
+        from mlflow.tracking import MlflowClient
+
+        return register_adapter(
+            MlflowClient(self.uri),
+            self.experiment,
+            candidate,
+            variant_run_id,
+            verdict,
+            {**tags, "harness.gate_mlflow_run_id": self.run_id},
+        )
 
     def log_artifacts(self, directory: Path) -> None:
         self._mlflow.log_artifacts(str(directory))
@@ -125,6 +233,7 @@ def gate_run(experiment: str, run_name: str) -> Iterator[GateRunLog]:
     from mlflow.tracking import MlflowClient
 
     uri = tracking_uri()
+    max_adapter = adapter_max_bytes()  # a bad setting fails before any work, not after it
     with _store_init_lock(uri):
         # A fresh sqlite store is created (schema migrations) by the first call that touches
         # it, and an experiment by set_experiment: both race when gate runs start together.
@@ -132,9 +241,15 @@ def gate_run(experiment: str, run_name: str) -> Iterator[GateRunLog]:
         exp = mlflow.set_experiment(experiment)
         _end_orphans(MlflowClient(uri), exp.experiment_id)
     run = mlflow.start_run(run_name=run_name)
-    mlflow.set_tags({"harness.pid": str(os.getpid()), "harness.host": socket.gethostname()})
+    mlflow.set_tags(
+        {
+            RUN_KIND_TAG: "gate",
+            "harness.pid": str(os.getpid()),
+            "harness.host": socket.gethostname(),
+        }
+    )
     try:
-        yield GateRunLog(mlflow, run.info.run_id, uri)
+        yield GateRunLog(mlflow, run.info.run_id, uri, experiment, max_adapter)
     except KeyboardInterrupt:
         mlflow.end_run(status="KILLED")
         raise
