@@ -9,9 +9,21 @@ from harness.config._experiment import (
     ScoringSettings,
     load_experiment,
 )
+from harness.config._guide import GuideRange, RecipeWarning, recipe_warnings
 from harness.config._items import ItemResult
 from harness.config._policy import GatePolicy
-from harness.config._recipe import LoraSettings, Recipe, RecipeData, TrainSettings, load_recipe
+from harness.config._recipe import (
+    IA3Settings,
+    LoraSettings,
+    MonitorSettings,
+    PrefixSettings,
+    PromptSettings,
+    QuantSettings,
+    Recipe,
+    RecipeData,
+    TrainSettings,
+    load_recipe,
+)
 from harness.config._suite import SuiteSpec, load_suite
 
 __all__ = [
@@ -21,14 +33,22 @@ __all__ = [
     "ConfigError",
     "Experiment",
     "GatePolicy",
+    "GuideRange",
+    "IA3Settings",
     "ItemResult",
     "LoraSettings",
+    "MonitorSettings",
+    "PrefixSettings",
+    "PromptSettings",
+    "QuantSettings",
     "Recipe",
     "RecipeData",
+    "RecipeWarning",
     "ScoringSettings",
     "SuiteSpec",
     "TrainSettings",
     "load_experiment",
     "load_recipe",
     "load_suite",
+    "recipe_warnings",
 ]

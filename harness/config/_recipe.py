@@ -4,36 +4,139 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from harness.config._errors import ConfigError, from_validation_error
 from harness.config._paths import resolve_user_path
 from harness.config._yaml import read_yaml_mapping
 
+DataFormat = Literal["prompt_completion", "alpaca", "chat"]
+
 
 class RecipeData(BaseModel):
-    """Where training examples come from: a suite's training split, formatted like its prompts.
+    """Where training examples come from: a suite's split, or a JSONL file of the team's own.
 
-    Training on the suite's own prompt format keeps train and test aligned without a second
-    template to maintain.
+    Training on a suite's own prompt format keeps train and test aligned without a second
+    template to maintain. A file (``path``) holds rows in one of three formats: prompt/completion
+    pairs, Alpaca rows (instruction/input/output) or chat rows (``messages``, rendered with the
+    base tokenizer's chat template). Either way the rows are checked before any training starts.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    suite: Path
+    suite: Path | None = None
+    path: Path | None = Field(
+        None, description="JSONL training file, relative to the recipe (instead of a suite)."
+    )
+    format: DataFormat = Field(
+        "prompt_completion", description="Row format of the file given as path."
+    )
     split: Literal["train", "validation"] = "train"
     limit: int | None = Field(None, gt=0)
+    val_fraction: float = Field(
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        description="Share of rows held out for validation loss (0 = no validation).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RecipeData:
+        if (self.suite is None) == (self.path is None):
+            raise ValueError(
+                "give exactly one of 'suite' (a suite's split) or 'path' (a JSONL file)"
+            )
+        if self.suite is not None and self.format != "prompt_completion":
+            raise ValueError(
+                "'format' applies to a 'path' file; a suite is formatted by its prompt"
+            )
+        return self
+
+
+Method = Literal["lora", "qlora", "ia3", "prefix", "prompt"]
+
+#: Which settings block each method reads; a block given for another method is refused.
+METHOD_BLOCKS: dict[str, tuple[Method, ...]] = {
+    "lora": ("lora", "qlora"),
+    "quantization": ("qlora",),
+    "ia3": ("ia3",),
+    "prefix": ("prefix",),
+    "prompt": ("prompt",),
+}
 
 
 class LoraSettings(BaseModel):
+    """Low-rank update ``W + (alpha / r) * B @ A`` on the target modules (LoRA and QLoRA)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     r: int = Field(16, gt=0, le=1024)
     alpha: int = Field(32, gt=0)
     dropout: float = Field(0.05, ge=0.0, lt=1.0)
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class IA3Settings(BaseModel):
+    """IA3: learned per-channel scales on attention keys/values and the feed-forward input.
+
+    The defaults are peft's own choice for llama-family models (keys, values and the MLP's
+    down projection, which is the feed-forward module whose *input* is scaled).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target_modules: list[str] = Field(default_factory=lambda: ["k_proj", "v_proj", "down_proj"])
+    feedforward_modules: list[str] = Field(default_factory=lambda: ["down_proj"])
+
+    @model_validator(mode="after")
+    def _feedforward_in_targets(self) -> IA3Settings:
+        extra = [m for m in self.feedforward_modules if m not in self.target_modules]
+        if extra:
+            raise ValueError(
+                f"feedforward_modules {extra} are not in target_modules {self.target_modules}; "
+                "every feed-forward module must also be a target"
+            )
+        return self
+
+
+class PrefixSettings(BaseModel):
+    """Prefix tuning: trained key/value vectors prepended to every layer's attention."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    num_virtual_tokens: int = Field(20, gt=0, le=512)
+
+
+class PromptSettings(BaseModel):
+    """Prompt tuning: trained embeddings prepended to the input (soft prompt)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    num_virtual_tokens: int = Field(20, gt=0, le=512)
+    init: Literal["random", "text"] = "random"
+    init_text: str | None = Field(
+        None, description="Text whose token embeddings initialise the soft prompt (init: text)."
+    )
+
+    @model_validator(mode="after")
+    def _init_text_matches(self) -> PromptSettings:
+        if self.init == "text" and not (self.init_text or "").strip():
+            raise ValueError("init: text needs a non-empty init_text")
+        if self.init == "random" and self.init_text is not None:
+            raise ValueError("init_text is only used with init: text; set init: text or drop it")
+        return self
 
 
 class QuantSettings(BaseModel):
@@ -64,6 +167,20 @@ class TrainSettings(BaseModel):
     gradient_checkpointing: bool = Field(
         False, description="Trade compute for memory; worth it for large bases on a GPU."
     )
+    optim: Literal["auto", "adamw_torch", "adamw_torch_fused", "paged_adamw_8bit", "adamw_8bit"] = (
+        Field(
+            "auto",
+            description="auto: paged 8-bit AdamW for QLoRA when CUDA is present, else adamw_torch.",
+        )
+    )
+    eval_steps: int = Field(20, gt=0, description="Validation loss every this many steps.")
+    early_stopping_patience: int | None = Field(
+        3, gt=0, description="Stop after this many evaluations without a better validation loss."
+    )
+    logging_steps: int = Field(5, gt=0, description="Record loss, lr, grad norm every N steps.")
+    save_best: bool = Field(
+        True, description="Keep the checkpoint with the lowest validation loss as the adapter."
+    )
 
     @field_validator("learning_rate")
     @classmethod
@@ -73,18 +190,68 @@ class TrainSettings(BaseModel):
         return v
 
 
+class MonitorSettings(BaseModel):
+    """When the training monitor gives up on a run instead of saving a useless adapter.
+
+    Counts are in logged steps (``train.logging_steps``) or evaluations (``train.eval_steps``),
+    the units the numbers are seen in. The defaults leave room for noisy but healthy runs.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    overfit_patience: int = Field(
+        3, gt=0, description="Evaluations of rising val loss while train loss falls, then stop."
+    )
+    dead_grad_steps: int = Field(
+        3, gt=0, description="Optimizer steps with a zero gradient norm (or a frozen adapter)."
+    )
+    flat_loss_steps: int = Field(
+        8, gt=1, description="Logged steps whose loss does not change at all, then stop."
+    )
+
+
 class Recipe(BaseModel):
     """An adapter recipe. Paths are resolved against the recipe file's directory."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    method: Literal["lora", "qlora"] = "lora"
+    method: Method = "lora"
     data: RecipeData
     lora: LoraSettings = LoraSettings()
+    ia3: IA3Settings = IA3Settings()
+    prefix: PrefixSettings = PrefixSettings()
+    prompt: PromptSettings = PromptSettings()
     train: TrainSettings = TrainSettings()
+    monitor: MonitorSettings = MonitorSettings()
     quantization: QuantSettings = QuantSettings()
     source: Path | None = Field(None, exclude=True)
+
+    @field_validator("lora", "ia3", "prefix", "prompt", "quantization")
+    @classmethod
+    def _block_fits_method(cls, v: BaseModel, info: ValidationInfo) -> BaseModel:
+        # Runs only for blocks written in the file (defaults are not validated), so unused
+        # defaults are ignored while a block written for another method is refused: it would
+        # otherwise be silently ignored and the user would train something else than they read.
+        method = info.data.get("method")
+        block = str(info.field_name)
+        if method is not None and method not in METHOD_BLOCKS[block]:
+            allowed = " or ".join(METHOD_BLOCKS[block])
+            raise ValueError(
+                f"the '{block}' block applies to method {allowed}, not method '{method}'; "
+                f"remove the '{block}' block or set method: {METHOD_BLOCKS[block][0]}"
+            )
+        return v
+
+    @model_serializer(mode="wrap")
+    def _used_blocks_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A dump (adapter cache key, the adapter's provenance record) holds only the blocks the
+        # method reads: it validates again as written, and an unused default cannot change a key.
+        data: dict[str, Any] = handler(self)
+        for block, methods in METHOD_BLOCKS.items():
+            if self.method not in methods:
+                data.pop(block, None)
+        return data
 
     @property
     def base_quantization(self) -> str:
@@ -100,13 +267,24 @@ def load_recipe(path: Path) -> Recipe:
         recipe = Recipe.model_validate(raw)
     except ValidationError as exc:
         raise from_validation_error(path, exc) from exc
-    suite = resolve_user_path(recipe.data.suite, path.parent, path, "data.suite")
-    if not suite.exists():
-        raise ConfigError(
-            path,
-            "data.suite",
-            f"suite file {suite} does not exist",
-            "point data.suite at a suite YAML, relative to the recipe file",
-        )
-    data = recipe.data.model_copy(update={"suite": suite})
+    if recipe.data.path is not None:
+        file = resolve_user_path(recipe.data.path, path.parent, path, "data.path")
+        if not file.is_file():
+            raise ConfigError(
+                path,
+                "data.path",
+                f"training file {file} does not exist",
+                "point data.path at a JSONL file, relative to the recipe file",
+            )
+        data = recipe.data.model_copy(update={"path": file})
+    else:
+        suite = resolve_user_path(recipe.data.suite, path.parent, path, "data.suite")
+        if not suite.exists():
+            raise ConfigError(
+                path,
+                "data.suite",
+                f"suite file {suite} does not exist",
+                "point data.suite at a suite YAML, relative to the recipe file",
+            )
+        data = recipe.data.model_copy(update={"suite": suite})
     return recipe.model_copy(update={"data": data, "source": path})

@@ -13,12 +13,19 @@ import platform
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from harness.config import ConfigError, Recipe
+from harness.config import Recipe, RecipeWarning, TrainSettings, recipe_warnings
 from harness.models import fingerprint_value, torch_dtype
+from harness.training._data_checks import DataReport, check_training_data, split_train_val
+from harness.training._failed import TrainingFailed
+from harness.training._memory import estimate_for_model
+from harness.training._peft_config import build_peft_config, resolve_optim
+from harness.training._speed import checkpointing_kwargs, no_adapter_input_casts, speed_settings
 
 ADAPTER_META = "harness_adapter.json"
 
@@ -37,6 +44,16 @@ class TrainResult:
     total_params: int = 0
     tokens_per_second: float = 0.0
     n_examples: int = 0
+    adapter_size_bytes: int = 0
+    memory_estimate_mb: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    val_loss_curve: list[tuple[int, float]] = field(default_factory=list)
+    val_loss: float | None = None
+    peak_memory_mb: float = 0.0
+    best_step: int | None = None
+    stopped_early: bool = False
+    stop_reason: str | None = None
+    data_report: dict[str, Any] = field(default_factory=dict)
     cached: bool = False
 
     @property
@@ -47,20 +64,6 @@ class TrainResult:
         d = asdict(self)
         d["trainable_pct"] = self.trainable_pct
         return d
-
-
-def _check_examples(examples: list[dict[str, str]], source: str) -> None:
-    if not examples:
-        raise ConfigError(source, "data", "no training examples", "add rows to the training split")
-    for i, ex in enumerate(examples):
-        for key in ("prompt", "completion"):
-            if not isinstance(ex.get(key), str) or not ex[key].strip():
-                raise ConfigError(
-                    source,
-                    f"row {i}.{key}",
-                    f"'{key}' is empty or missing",
-                    "fill the field or drop the row",
-                )
 
 
 def adapter_cache_key(base_fp: str, recipe: Recipe, examples: list[dict[str, str]]) -> str:
@@ -79,7 +82,10 @@ def load_cached(adapter_dir: Path) -> TrainResult | None:
         return None
     data = json.loads(meta.read_text(encoding="utf-8"))["training"]
     data.pop("trainable_pct", None)
+    known = {f.name for f in fields(TrainResult)}
+    data = {k: v for k, v in data.items() if k in known}  # caches written by other versions
     data["loss_curve"] = [tuple(x) for x in data.get("loss_curve", [])]
+    data["val_loss_curve"] = [tuple(x) for x in data.get("val_loss_curve", [])]
     data["cached"] = True
     return TrainResult(**data)
 
@@ -103,6 +109,35 @@ def _checkpointing_kwargs(config_cls: Any, on: bool) -> dict[str, Any]:
     return {name: on}
 
 
+def _eval_kwargs(t: TrainSettings, has_eval: bool) -> dict[str, Any]:
+    """Evaluation, checkpoints and best-checkpoint selection, all on validation loss.
+
+    Checkpoints are saved exactly when validation loss is measured, so the best one can be
+    restored at the end; without validation rows there is nothing to select on.
+    """
+    if not has_eval:
+        return {"eval_strategy": "no", "save_strategy": "no"}
+    return {
+        "eval_strategy": "steps",
+        "eval_steps": t.eval_steps,
+        "per_device_eval_batch_size": t.batch_size,
+        "save_strategy": "steps" if t.save_best else "no",
+        "save_steps": t.eval_steps,
+        "save_total_limit": 1,
+        "save_only_model": True,
+        "load_best_model_at_end": t.save_best,
+        "metric_for_best_model": "eval_loss",
+        "greater_is_better": False,
+    }
+
+
+def _best_step(checkpoint: str | None) -> int | None:
+    if not checkpoint:
+        return None
+    tail = Path(checkpoint).name.rpartition("-")[2]
+    return int(tail) if tail.isdigit() else None
+
+
 def _versions() -> dict[str, str]:
     import peft
     import torch
@@ -124,14 +159,33 @@ def train_lora(
     recipe: Recipe,
     examples: list[dict[str, str]],
     out_dir: Path,
+    *,
+    data_report: DataReport | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> TrainResult:
-    """Train, then save the adapter atomically with its provenance next to it."""
-    _check_examples(examples, str(recipe.source or recipe.name))
+    """Check the rows, split off validation, train under the monitor, save atomically.
+
+    ``data_report`` carries the checks the pipeline already ran on the raw file (personal
+    data, contamination); the prompt/completion rows are checked here either way. Extra
+    ``callbacks`` (transformers TrainerCallbacks) let callers and tests watch the real run.
+    Raises ConfigError for bad rows and TrainingFailed when a detector stops the run.
+    """
+    source = str(recipe.source or recipe.name)
+    report = check_training_data(examples, source, "prompt_completion")
+    if data_report is not None:
+        report = data_report
+    train_idx, val_idx = split_train_val(examples, recipe.data.val_fraction, recipe.train.seed)
+    train_rows = [examples[i] for i in train_idx]
+    val_rows = [examples[i] for i in val_idx]
+    advice = recipe_warnings(recipe)
+    for w in advice:
+        warnings.warn(f"recipe {recipe.source or recipe.name}: {w}", RecipeWarning, stacklevel=2)
     import torch
     from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
     from trl import SFTConfig, SFTTrainer
+
+    from harness.training._monitor import TrainingMonitor, peak_memory_mb
 
     t = recipe.train
     torch.manual_seed(t.seed)
@@ -144,38 +198,44 @@ def train_lora(
         from harness.models._quant import bnb_config
 
         q = recipe.quantization
+        if torch.cuda.is_available() and _world_size() > 1:
+            # bitsandbytes puts the 4-bit base on the current CUDA device, which is cuda:0 in
+            # every process until the Trainer sets it: under DDP each needs its own GPU.
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         model = AutoModelForCausalLM.from_pretrained(
             str(base_dir),
             quantization_config=bnb_config(q.quant_type, q.compute_dtype, q.double_quant),
             dtype=torch_dtype(q.compute_dtype),
             use_safetensors=True,
         )
-        # Casts norms to fp32 and makes the inputs require grad, so gradients reach every
-        # adapter layer through the frozen 4-bit layers (with or without checkpointing).
-        model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=t.gradient_checkpointing
-        )
+        if not torch.cuda.is_available():
+            # On CPU (no autocast): casts norms and embeddings to fp32 and makes the inputs
+            # require grad, so gradients reach every adapter layer through the frozen 4-bit
+            # layers. On CUDA, bf16 autocast and non-reentrant checkpointing do both without
+            # the fp32 copies of embeddings and head (bench/gpu_train.py: ours-qlora-*).
+            model = prepare_model_for_kbit_training(
+                model, use_gradient_checkpointing=t.gradient_checkpointing
+            )
     else:
         model = AutoModelForCausalLM.from_pretrained(
             str(base_dir), dtype=torch_dtype(t.dtype), use_safetensors=True
         )
-    peft_cfg = LoraConfig(
-        r=recipe.lora.r,
-        lora_alpha=recipe.lora.alpha,
-        lora_dropout=recipe.lora.dropout,
-        target_modules=recipe.lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
-    curve: list[tuple[int, float]] = []
-
-    class _Curve(TrainerCallback):
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
-            if logs and "loss" in logs:
-                curve.append((int(state.global_step), float(logs["loss"])))
+    peft_cfg = build_peft_config(recipe, base_dir)
+    has_eval = bool(val_rows)
+    monitor = TrainingMonitor(recipe.monitor, source, has_eval=has_eval)
+    stoppers: list[Any] = []
+    if has_eval and t.early_stopping_patience is not None:
+        stoppers.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".train-", dir=out_dir.parent))
+    work = _work_dir(out_dir)
     try:
+        cuda = torch.cuda.is_available()
+        # On a GPU: liger kernels, tf32, bf16 autocast (bench/gpu_train.py); the optimiser
+        # stays the recipe's choice (paged 8-bit AdamW for QLoRA on CUDA by default).
+        device_kw = speed_settings(cuda, recipe.method == "qlora")
+        device_kw.pop("optim")
+        bf16 = bool(device_kw.pop("bf16", False)) and t.dtype == "bfloat16"
         args = SFTConfig(
             output_dir=str(work / "trainer"),
             per_device_train_batch_size=t.batch_size,
@@ -189,71 +249,198 @@ def train_lora(
             max_length=t.max_seq_len,
             seed=t.seed,
             data_seed=t.seed,
-            logging_steps=5,
+            logging_steps=t.logging_steps,
             logging_first_step=True,
-            save_strategy="no",
+            # transformers would otherwise replace a NaN loss by the window's mean: the
+            # monitor must see it to stop the run.
+            logging_nan_inf_filter=False,
+            include_num_input_tokens_seen="non_padding",
             report_to=[],
-            use_cpu=not torch.cuda.is_available(),
-            bf16=False,
+            use_cpu=not cuda,
+            optim=resolve_optim(recipe, cuda),
+            bf16=bf16,
+            **device_kw,
             dataloader_num_workers=0,
             completion_only_loss=True,
             packing=False,
             disable_tqdm=False,
             **_warmup_kwargs(SFTConfig, t.warmup_ratio),
             **_checkpointing_kwargs(SFTConfig, t.gradient_checkpointing),
+            **(checkpointing_kwargs() if t.gradient_checkpointing else {}),
+            **_eval_kwargs(t, has_eval),
         )
         trainer = SFTTrainer(
             model=model,
             args=args,
-            train_dataset=Dataset.from_list(examples),
+            train_dataset=Dataset.from_list(train_rows),
+            eval_dataset=Dataset.from_list(val_rows) if has_eval else None,
             processing_class=tok,
             peft_config=peft_cfg,
-            callbacks=[_Curve()],
+            callbacks=[monitor, *stoppers, *callbacks],
+        )
+        kept = len(trainer.train_dataset)  # type: ignore[arg-type]
+        if kept == 0:
+            raise TrainingFailed(
+                source,
+                "train.max_seq_len",
+                0,
+                f"every label is masked: no completion token of any of the {len(train_rows)} "
+                f"training rows survives truncation to max_seq_len {t.max_seq_len}, so there "
+                "is nothing to learn",
+                "raise train.max_seq_len above the prompt length, or shorten the prompts",
+            )
+        report = report.with_counts(
+            train=len(train_rows), val=len(val_rows), dropped_by_truncation=len(train_rows) - kept
         )
         pm: Any = trainer.model
         trainable = sum(p.numel() for p in pm.parameters() if p.requires_grad)
         total = sum(p.numel() for p in pm.parameters())
+        memory_estimate = estimate_for_model(
+            pm,
+            recipe.method,
+            trainable_params=int(trainable),
+            batch_size=t.batch_size,
+            seq_len=t.max_seq_len,
+            gradient_checkpointing=t.gradient_checkpointing,
+            double_quant=recipe.quantization.double_quant,
+        )
         start = time.perf_counter()
-        out = trainer.train()
+        with no_adapter_input_casts(trainer.model, bf16):
+            out = trainer.train()
         seconds = time.perf_counter() - start
-        n_tokens = sum(len(tok(e["prompt"] + e["completion"])["input_ids"]) for e in examples)
-        epochs_done = float(out.metrics.get("epoch", t.epochs) or t.epochs)
+        n_tokens = int(trainer.state.num_input_tokens_seen or 0)
+        curve = [(int(h["step"]), float(h["loss"])) for h in monitor.history]
         final_loss = curve[-1][1] if curve else float(out.training_loss)
-        if final_loss != final_loss or final_loss in (float("inf"), float("-inf")):
-            raise RuntimeError(
-                f"training diverged: final loss {final_loss}; lower the learning rate in the recipe"
-            )
+        val_curve = list(monitor.val_curve)  # before the final evaluation logs one more
+        # With the best checkpoint restored, this is the saved adapter's validation loss.
+        val_loss = float(trainer.evaluate()["eval_loss"]) if has_eval else None
+        state = trainer.state
+        stopped = monitor.stop_reason is not None or int(out.global_step) < int(state.max_steps)
+        reason = monitor.stop_reason or (
+            f"early stopping: validation loss did not improve for {t.early_stopping_patience} "
+            "evaluations"
+            if stopped
+            else None
+        )
         result = TrainResult(
             adapter_dir=str(out_dir),
-            recipe=str(recipe.source or recipe.name),
+            recipe=source,
             steps=int(out.global_step),
             train_seconds=round(seconds, 2),
             final_loss=round(final_loss, 5),
             loss_curve=curve,
             trainable_params=int(trainable),
             total_params=int(total),
-            tokens_per_second=round(n_tokens * epochs_done / seconds, 1) if seconds else 0.0,
-            n_examples=len(examples),
+            tokens_per_second=round(n_tokens / seconds, 1) if seconds else 0.0,
+            n_examples=len(train_rows),
+            history=monitor.history,
+            val_loss_curve=val_curve,
+            val_loss=round(val_loss, 5) if val_loss is not None else None,
+            peak_memory_mb=round(peak_memory_mb(), 1),
+            best_step=_best_step(state.best_model_checkpoint) if t.save_best else None,
+            stopped_early=stopped,
+            stop_reason=reason,
+            data_report=report.to_json(),
         )
-        staged = work / "adapter"
-        pm.save_pretrained(str(staged), safe_serialization=True)
-        (staged / ADAPTER_META).write_text(
-            json.dumps(
-                {
-                    "base_fingerprint": base_fp,
-                    "recipe": recipe.model_dump(mode="json", exclude={"source"}),
-                    "data_fingerprint": fingerprint_value(examples),
-                    "versions": _versions(),
-                    "training": result.to_json(),
-                },
-                indent=2,
-                default=str,
-            ),
-            encoding="utf-8",
-        )
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staged, out_dir)
+        result = replace(result, memory_estimate_mb=memory_estimate)
+        # Under FSDP the adapter is sharded: every process takes part in gathering it.
+        state_dict = _full_state_dict(trainer)
+        main = trainer.is_world_process_zero()
+        if main:
+            result = _save_adapter(
+                pm, state_dict, work / "adapter", out_dir, result, base_fp, recipe, examples, advice
+            )
+        # Under accelerate launch / torchrun only the main process writes the cache entry; the
+        # others wait for it and return what it recorded, so every process agrees.
+        trainer.accelerator.wait_for_everyone()
+        if not main:
+            saved = load_cached(out_dir)
+            if saved is None:
+                raise RuntimeError(f"the main process did not save the adapter to {out_dir}")
+            result = replace(saved, cached=False)
         return result
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if _is_main_rank():
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _is_main_rank() -> bool:
+    # RANK is set by torchrun and accelerate launch; read before the Trainer (and its process
+    # group) exists, so the environment is the only source.
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _work_dir(out_dir: Path) -> Path:
+    """Scratch space beside the cache entry, so the final ``os.replace`` stays on one disk.
+
+    One process gets a fresh private directory, so concurrent runs never share one. Several
+    processes of one launch must share the path: the main process writes the checkpoints and
+    every process reads the best one back from it (``load_best_model_at_end``); only the main
+    process creates, writes and removes it.
+    """
+    if _world_size() <= 1:
+        return Path(tempfile.mkdtemp(prefix=".train-", dir=out_dir.parent))
+    work = out_dir.parent / f".train-{out_dir.name}-multiprocess"
+    if _is_main_rank():
+        shutil.rmtree(work, ignore_errors=True)  # left by a launch that was killed
+        work.mkdir(exist_ok=True)
+    return work
+
+
+def _full_state_dict(trainer: Any) -> dict[str, Any] | None:
+    """The whole model's weights gathered from FSDP shards (main process), else None.
+
+    A collective: every process must call it. With DDP or one process the model's own
+    parameters are whole, so peft reads them directly.
+    """
+    if not getattr(trainer, "is_fsdp_enabled", False):
+        return None
+    state: dict[str, Any] = trainer.accelerator.get_state_dict(trainer.model_wrapped)
+    return state
+
+
+def _save_adapter(
+    pm: Any,
+    state_dict: dict[str, Any] | None,
+    staged: Path,
+    out_dir: Path,
+    result: TrainResult,
+    base_fp: str,
+    recipe: Recipe,
+    examples: list[dict[str, str]],
+    advice: list[str],
+) -> TrainResult:
+    """Write adapter and provenance into ``staged``, then swap it into ``out_dir`` at once."""
+    shutil.rmtree(staged, ignore_errors=True)
+    extra = {} if state_dict is None else {"state_dict": state_dict}
+    pm.save_pretrained(str(staged), safe_serialization=True, **extra)
+    result = replace(
+        result,
+        adapter_size_bytes=sum(f.stat().st_size for f in staged.rglob("*") if f.is_file()),
+    )
+    (staged / ADAPTER_META).write_text(
+        json.dumps(
+            {
+                "base_fingerprint": base_fp,
+                "recipe": recipe.model_dump(mode="json", exclude={"source"}),
+                "data_fingerprint": fingerprint_value(examples),
+                "versions": _versions(),
+                "recipe_warnings": advice,
+                # Effective batch = batch_size x grad_accum x processes; the cache key leaves
+                # the launch out, so a gate run reuses an adapter trained on several GPUs.
+                "processes": _world_size(),
+                "training": result.to_json(),
+            },
+            indent=2,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(staged, out_dir)
+    return result
