@@ -1,0 +1,407 @@
+"""LoRA / QLoRA training throughput on one GPU: references and the harness's path, side by side.
+
+A 1.1B llama with random weights (hidden 2048, intermediate 5632, 22 layers, 32 heads, 4 KV
+heads, vocab 32000), LoRA r=16 / alpha 32 / dropout 0.05 on all linear layers, the same
+synthetic token data and seed for every configuration. Each configuration runs in its own
+process (so peak memory is its own), a few warm-up steps, then timed optimizer steps.
+
+Configurations (``--configs``, comma separated):
+  seed-lora / seed-qlora    the seed guide's recipe: trl SFTTrainer, gradient checkpointing,
+                            batch 4 x 2048, accumulation 4, paged 8-bit AdamW, bf16
+  plain-lora / plain-qlora  a plain peft loop, no checkpointing, batches of 16 x 1024
+                            (QLoRA through prepare_model_for_kbit_training)
+  ours-lora-5g / ours-qlora-5g     the harness's path (harness.training.speed_settings) with
+                            the seed recipe's batch shape and memory budget
+  ours-lora-fast / ours-qlora-fast the harness's path with batches of 16 x 1024
+
+Run on a GPU:   python bench/gpu_train.py --steps 12
+Smoke on CPU:   python bench/gpu_train.py --tiny --steps 2 --configs seed-lora,ours-lora-5g
+Prints a table last; writes $OUT/train_bench.json when OUT is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ALL = [
+    "seed-lora",
+    "ours-lora-5g",
+    "plain-lora",
+    "ours-lora-fast",
+    "seed-qlora",
+    "ours-qlora-5g",
+    "plain-qlora",
+    "ours-qlora-fast",
+]
+TARGETS = {  # tokens/s floor, peak GB ceiling (from the issue)
+    "ours-lora-5g": ("2 x seed-lora", 5.0),
+    "ours-qlora-5g": ("2 x seed-qlora", 5.0),
+    "ours-lora-fast": (70000.0, 31.0),
+    "ours-qlora-fast": (34000.0, 38.0),
+}
+
+
+def model_config(tiny: bool) -> dict[str, Any]:
+    if tiny:
+        return dict(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=512,
+            max_position_embeddings=256,
+        )
+    return dict(
+        hidden_size=2048,
+        intermediate_size=5632,
+        num_hidden_layers=22,
+        num_attention_heads=32,
+        num_key_value_heads=4,
+        vocab_size=32000,
+        max_position_embeddings=2048,
+    )
+
+
+def make_base(path: Path, tiny: bool) -> None:
+    """Random llama weights and an offline word-level tokenizer, saved once for all workers."""
+    import torch
+    from tokenizers import Tokenizer, models
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    cfg = LlamaConfig(**model_config(tiny), tie_word_embeddings=False)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+    model.save_pretrained(str(path), safe_serialization=True)
+    vocab = {f"t{i}": i for i in range(cfg.vocab_size)}
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="t1")),
+        pad_token="t0",
+        eos_token="t2",
+        unk_token="t1",
+    )
+    tok.save_pretrained(str(path))
+
+
+def token_data(n: int, seq: int, vocab: int, seed: int = 0) -> list[list[int]]:
+    """Learnable synthetic text: a random 64-token phrase repeated, so loss visibly falls."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for _ in range(n):
+        phrase = torch.randint(3, vocab, (64,), generator=g)
+        rows.append(phrase.repeat(seq // 64 + 1)[:seq].tolist())
+    return rows
+
+
+def lora_config() -> Any:
+    from peft import LoraConfig
+
+    dropout = float(os.environ.get("BENCH_LORA_DROPOUT", "0.05"))
+    return LoraConfig(
+        r=16,
+        lora_alpha=32,
+        lora_dropout=dropout,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+
+
+class _Profile:
+    """BENCH_PROFILE=1: the top CUDA kernels of two timed steps, to see where time goes."""
+
+    def __init__(self, start: int) -> None:
+        self.start, self.prof = start, None
+
+    def step(self, step: int) -> None:
+        import torch
+
+        if not os.environ.get("BENCH_PROFILE") or not torch.cuda.is_available():
+            return
+        if step == self.start:
+            self.prof = torch.profiler.profile(
+                activities=[
+                    torch.profiler.ProfilerActivity.CPU,
+                    torch.profiler.ProfilerActivity.CUDA,
+                ]
+            )
+            self.prof.__enter__()
+        elif step == self.start + 2 and self.prof is not None:
+            _sync()
+            self.prof.__exit__(None, None, None)
+            print(self.prof.key_averages().table(sort_by="cuda_time_total", row_limit=25))
+            self.prof = None
+
+
+def load(base: Path, quantized: bool, device: str) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    kw: dict[str, Any] = {"dtype": torch.bfloat16, "attn_implementation": "sdpa"}
+    if quantized:
+        kw["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+        kw["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
+    model = AutoModelForCausalLM.from_pretrained(str(base), **kw)
+    if not quantized:
+        model.to(device)
+    return model
+
+
+def _sync() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[str, Any]:
+    """seed-* and ours-*-5g / ours-*-fast: trl SFTTrainer with the given settings."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoTokenizer, TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from harness.training._speed import (
+        checkpointing_kwargs,
+        no_adapter_input_casts,
+        speed_settings,
+    )
+
+    cuda = torch.cuda.is_available()
+    quantized = "qlora" in name
+    seed = name.startswith("seed")
+    fast = name.endswith("fast")
+    batch, accum, seq = (16, 1, 1024) if fast else (4, 4, 2048)
+    if tiny:
+        seq = 128
+    tok = AutoTokenizer.from_pretrained(str(base))
+    model = load(base, quantized, "cuda" if cuda else "cpu")
+    if seed:
+        kw: dict[str, Any] = {
+            "optim": "paged_adamw_8bit" if cuda else "adamw_torch",
+            "bf16": cuda,
+            "gradient_checkpointing": True,
+        }
+        if quantized:
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    else:
+        kw = speed_settings(cuda, quantized)
+        kw["gradient_checkpointing"] = not fast
+        if os.environ.get("BENCH_NO_LIGER"):
+            kw.pop("use_liger_kernel", None)
+        if os.environ.get("BENCH_MICRO"):  # micro-batch rows, accumulation keeps the batch
+            mb = int(os.environ["BENCH_MICRO"])
+            accum, batch = accum * batch // mb, mb
+        if os.environ.get("BENCH_NO_CKPT"):
+            kw["gradient_checkpointing"] = False
+        kw.update(checkpointing_kwargs())
+    n_rows = (steps + warmup) * batch * accum
+    data = Dataset.from_dict({"input_ids": token_data(n_rows, seq, model.config.vocab_size)})
+    times: list[float] = []
+    losses: list[tuple[int, float]] = []
+
+    prof = _Profile(warmup)
+
+    class _Clock(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **k: Any) -> None:
+            _sync()
+            times.append(time.perf_counter())
+            prof.step(len(times))
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **k: Any) -> None:
+            if logs and "loss" in logs:
+                losses.append((int(state.global_step), float(logs["loss"])))
+
+    out_dir = tempfile.mkdtemp(prefix="sft-")
+    args = SFTConfig(
+        output_dir=out_dir,
+        per_device_train_batch_size=batch,
+        gradient_accumulation_steps=accum,
+        max_steps=steps + warmup,
+        learning_rate=2e-4,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.03,
+        max_grad_norm=1.0,
+        max_length=seq,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        seed=0,
+        data_seed=0,
+        packing=False,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        use_cpu=not cuda,
+        **kw,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=data,
+        processing_class=tok,
+        peft_config=lora_config(),
+        callbacks=[_Clock()],
+    )
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    _sync()
+    t0 = time.perf_counter()
+    with no_adapter_input_casts(trainer.model, cuda and not seed):
+        trainer.train()
+    return _result(name, t0, times, warmup, batch * accum * seq, losses, trainer.model)
+
+
+def run_plain(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[str, Any]:
+    """plain-*: the reference loop the issue measured (peft model, AdamW, no checkpointing)."""
+    import torch
+    from peft import get_peft_model, prepare_model_for_kbit_training
+
+    cuda = torch.cuda.is_available()
+    dev = "cuda" if cuda else "cpu"
+    quantized = "qlora" in name
+    batch, seq = 16, (128 if tiny else 1024)
+    model = load(base, quantized, dev)
+    if quantized:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    torch.manual_seed(0)
+    model = get_peft_model(model, lora_config())
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4)
+    data = torch.tensor(token_data((steps + warmup) * batch, seq, model.config.vocab_size))
+    times: list[float] = []
+    losses: list[tuple[int, float]] = []
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    _sync()
+    t0 = time.perf_counter()
+    for i in range(steps + warmup):
+        ids = data[i * batch : (i + 1) * batch].to(dev)
+        with torch.autocast(dev, dtype=torch.bfloat16, enabled=cuda):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append((i + 1, float(loss.detach())))
+        _sync()
+        times.append(time.perf_counter())
+    return _result(name, t0, times, warmup, batch * seq, losses, model)
+
+
+def _result(
+    name: str,
+    t0: float,
+    times: list[float],
+    warmup: int,
+    tokens_per_step: int,
+    losses: list[tuple[int, float]],
+    model: Any,
+) -> dict[str, Any]:
+    import torch
+
+    steps = [b - a for a, b in zip([t0, *times[:-1]], times, strict=True)]
+    timed = steps[warmup:] or steps
+    med = statistics.median(timed)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {
+        "config": name,
+        "tokens_per_step": tokens_per_step,
+        "median_step_s": round(med, 4),
+        "tokens_per_s": round(tokens_per_step / med, 1),
+        "peak_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        if torch.cuda.is_available()
+        else None,
+        "losses": losses,
+        "trainable_params": trainable,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+    }
+
+
+def worker(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> None:
+    fn = run_plain if name.startswith("plain") else run_sft
+    res = fn(name, base, steps, warmup, tiny)
+    print("RESULT " + json.dumps(res), flush=True)
+
+
+def _table(results: list[dict[str, Any]]) -> str:
+    by = {r["config"]: r for r in results}
+    lines = ["config            tokens/s   peak GB  step s   first->last loss   target"]
+    for r in results:
+        tgt = TARGETS.get(r["config"])
+        verdict = ""
+        if tgt and "error" not in r:
+            floor, cap = tgt
+            if isinstance(floor, str):
+                ref = by.get(floor.split(" x ")[1])
+                floor = 2 * ref["tokens_per_s"] if ref and "error" not in ref else float("nan")
+            ok = r["tokens_per_s"] >= floor and (r["peak_gb"] or 0) <= cap
+            verdict = f">= {floor:,.0f} tok/s within {cap} GB: {'MET' if ok else 'missed'}"
+        if "error" in r:
+            lines.append(f"{r['config']:<16} ERROR {r['error'][-300:]}")
+            continue
+        ls = r["losses"]
+        lines.append(
+            f"{r['config']:<16} {r['tokens_per_s']:>9,.0f} {r['peak_gb'] or 0:>8.2f} "
+            f"{r['median_step_s']:>7.3f}   {ls[0][1]:.3f}->{ls[-1][1]:.3f}   {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--configs", default=",".join(ALL))
+    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--tiny", action="store_true")
+    ap.add_argument("--base", type=Path, default=None)
+    ap.add_argument("--worker", default=None)
+    a = ap.parse_args()
+    if a.worker:
+        worker(a.worker, a.base, a.steps, a.warmup, a.tiny)
+        return
+    base = a.base or Path(tempfile.mkdtemp(prefix="bench-base-"))
+    if not (base / "config.json").exists():
+        make_base(base, a.tiny)
+    results = []
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    for name in a.configs.split(","):
+        cmd = [sys.executable, __file__, "--worker", name, "--base", str(base)]
+        cmd += ["--steps", str(a.steps), "--warmup", str(a.warmup)] + (["--tiny"] if a.tiny else [])
+        t = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if os.environ.get("BENCH_PROFILE"):
+            print(p.stdout[-6000:])
+        line = next((x for x in p.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            res = {"config": name, "error": (p.stderr or p.stdout)[-2000:]}
+        else:
+            res = json.loads(line[7:])
+        res["wall_s"] = round(time.perf_counter() - t, 1)
+        results.append(res)
+        print(f"{name}: {json.dumps({k: v for k, v in res.items() if k != 'losses'})[:400]}")
+        sys.stdout.flush()
+    if os.environ.get("OUT"):
+        Path(os.environ["OUT"], "train_bench.json").write_text(json.dumps(results, indent=1))
+    print(_table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""How the harness trains fast on a GPU without changing what is learned.
+
+Measured on an H200 (bench/gpu_train.py, docs/benchmarks.md): the seed guide's recipe spends
+its time on work that does not change the optimisation — recomputing every layer
+(gradient checkpointing) when memory is plentiful, paging an 8-bit optimiser state for a few
+million LoRA parameters, and unfused norm/activation kernels. These settings keep the
+recipe's hyperparameters (rank, alpha, dropout, learning rate, schedule, effective batch) and
+change only how the same steps are computed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+def liger_available() -> bool:
+    """liger-kernel's fused Triton kernels need CUDA and the package (an optional extra)."""
+    import torch
+
+    return torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None
+
+
+def speed_settings(cuda: bool, quantized: bool, optim: str = "auto") -> dict[str, Any]:
+    """SFTConfig keyword arguments for the fastest exact path on this device.
+
+    ``optim='auto'``: fused AdamW on CUDA (the LoRA states are a few MB, so paging or 8-bit
+    states save nothing worth their cost), plain AdamW on CPU.
+    """
+    out: dict[str, Any] = {}
+    if optim == "auto":
+        optim = "adamw_torch_fused" if cuda else "adamw_torch"
+    out["optim"] = optim
+    if cuda:
+        out["bf16"] = True
+        out["tf32"] = True
+        out["dataloader_pin_memory"] = True
+        if liger_available():
+            # RMSNorm, SwiGLU and RoPE as fused kernels: fewer activations kept, fewer launches.
+            out["use_liger_kernel"] = True
+    return out
+
+
+def checkpointing_kwargs() -> dict[str, Any]:
+    """Non-reentrant checkpointing: gradients reach the adapters without forcing the frozen
+    (possibly 4-bit) embedding output to require grad."""
+    return {"gradient_checkpointing_kwargs": {"use_reentrant": False}}
+
+
+@contextmanager
+def no_adapter_input_casts(model: Any, cuda: bool) -> Iterator[None]:
+    """Under bf16 autocast, keep peft from casting every adapter input to the fp32 adapter dtype.
+
+    peft casts the activation entering each LoRA layer to the adapter weights' dtype (fp32
+    master weights). On an H200 those copies were a fifth of all GPU time for a 1.1B llama
+    (bench/gpu_train.py profile). Autocast already runs the adapter matmuls in bf16 and keeps
+    the fp32 master weights, so the copies change nothing but speed. On CPU (no autocast) the
+    casts are needed and stay.
+    """
+    if not cuda:
+        yield
+        return
+    from peft.helpers import disable_input_dtype_casting
+
+    with disable_input_dtype_casting(model):
+        yield
