@@ -8,4 +8,4 @@ __version__ = "0.1.0"
 
 # Bumped whenever a change alters per-item scores, so stored results from older scoring
 # code are never compared with new ones.
-SCORING_VERSION = "1"
+SCORING_VERSION = "2"  # 2: generation follows HFLM (EOS stop, per-request settings); bpb per item

@@ -19,6 +19,11 @@ from harness.config._paths import resolve_user_path
 
 SuiteKind = Literal["task", "general"]
 _LOCAL_BUILDERS = {"json", "csv", "parquet", "text", "arrow"}
+# Metrics where a lower value is better, as lm-eval registers them (and the harness's own
+# per-item TER). Config may not import lm-eval; tests/engine checks this against its registry.
+LOWER_IS_BETTER = frozenset(
+    {"perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte", "ter", "harness_ter"}
+)
 
 
 class _TolerantLoader(yaml.SafeLoader):
@@ -50,6 +55,7 @@ class SuiteSpec:
     data_files: dict[str, list[Path]]
     fingerprint: str
     files: tuple[Path, ...] = field(default_factory=tuple)
+    higher_is_better: bool = True
 
     @property
     def task_name(self) -> str:
@@ -164,6 +170,31 @@ def _fingerprint(files: list[Path], data_files: dict[str, list[Path]]) -> str:
     return h.hexdigest()
 
 
+def _higher_is_better(
+    path: Path, metric: str, meta: dict[str, Any], metrics: list[dict[str, Any]]
+) -> bool:
+    """Direction of the gated metric: metadata, else its metric_list entry, else lm-eval's.
+
+    Gates test "improves" and "does not drop" in this direction, so perplexity-like metrics
+    must say lower is better. ``metric`` may carry a filter name (``exact_match,strict``).
+    """
+    base = metric.split(",", 1)[0]
+    value: Any = meta.get("higher_is_better")
+    where = "metadata.higher_is_better"
+    if value is None:
+        for i, m in enumerate(metrics):
+            if m["metric"] == base and "higher_is_better" in m:
+                value, where = m["higher_is_better"], f"metric_list.{i}.higher_is_better"
+                break
+    if value is None:
+        return base not in LOWER_IS_BETTER
+    if not isinstance(value, bool):
+        raise ConfigError(
+            path, where, f"expected true or false, got {value!r}", "write true or false"
+        )
+    return value
+
+
 def load_suite(path: Path) -> SuiteSpec:
     """Read a suite YAML and its harness metadata; refuse what cannot run offline."""
     path = path.resolve()
@@ -223,6 +254,7 @@ def load_suite(path: Path) -> SuiteSpec:
             "set metadata.primary_metric to one of metric_list's metrics",
         )
     data_files = _resolve_data_files(path, cfg)
+    higher = _higher_is_better(path, str(metric), meta, metrics)
     name = str(meta.get("name") or task.removeprefix("harness_"))
     cap_field = meta.get("capability_field")
     return SuiteSpec(
@@ -237,4 +269,5 @@ def load_suite(path: Path) -> SuiteSpec:
         data_files=data_files,
         fingerprint=_fingerprint(files, data_files),
         files=tuple(files),
+        higher_is_better=higher,
     )

@@ -81,17 +81,137 @@ def check_jsonl(path: Path, required: set[str] | None = None) -> int:
     return rows
 
 
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        lineno = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1)
+        raise ConfigError(
+            f"{path}:{lineno}",
+            None,
+            f"not valid UTF-8 (byte {col} of the line)",
+            "re-encode the data file as UTF-8",
+        ) from exc
+
+
+def _skip_ws(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t\r\n":
+        i += 1
+    return i
+
+
+def _element_offsets(text: str, field: str | None) -> list[int]:
+    """Character offset of every record in a JSON document, so errors can name a line.
+
+    The document is already known to be valid JSON; this walks its top level with the
+    standard decoder (``raw_decode``) to find where the record list (the top-level array, or
+    the array under ``field``) and each of its elements start.
+    """
+    dec = json.JSONDecoder()
+    i = _skip_ws(text, 0)
+    if field is not None:
+        i += 1  # '{'
+        while True:
+            i = _skip_ws(text, i)
+            key, i = dec.raw_decode(text, i)
+            i = _skip_ws(text, i) + 1  # ':'
+            i = _skip_ws(text, i)
+            if key == field:
+                break
+            _, i = dec.raw_decode(text, i)
+            i = _skip_ws(text, i) + 1  # ',' (the field exists, so '}' is never reached)
+    offsets: list[int] = []
+    i += 1  # '['
+    while True:
+        i = _skip_ws(text, i)
+        if text[i] == "]":
+            return offsets
+        offsets.append(i)
+        _, i = dec.raw_decode(text, i)
+        i = _skip_ws(text, i)
+        if text[i] == ",":
+            i += 1
+
+
+def check_json(path: Path, required: set[str] | None = None, field: str | None = None) -> int:
+    """Refuse a non-UTF-8, malformed, empty or incomplete JSON record file (e.g. BBH's).
+
+    The records are the top-level array, or the array under ``field`` (lm-eval's
+    ``dataset_kwargs.field``, e.g. ``examples``). Errors name the record's line.
+    """
+    raw = path.read_bytes()
+    text = _decode(path, raw)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}:{exc.lineno}",
+            None,
+            f"invalid JSON: {exc.msg}",
+            "fix the JSON syntax (or write JSON Lines: one object per line, as .jsonl)",
+        ) from exc
+    if field is not None:
+        if not isinstance(doc, dict) or field not in doc:
+            raise ConfigError(
+                path,
+                field,
+                f"the file has no top-level field {field!r} (dataset_kwargs.field)",
+                "point dataset_kwargs.field at the list of records, or remove it",
+            )
+        records = doc[field]
+    else:
+        records = doc
+    if not isinstance(records, list):
+        raise ConfigError(
+            path,
+            field,
+            "the records must be a JSON list of objects",
+            "write [{...}, {...}] or set dataset_kwargs.field to the key of that list",
+        )
+    if not records:
+        raise ConfigError(path, field, "the data file has no rows", "add items to the data file")
+    offsets = _element_offsets(text, field)
+    for k, obj in enumerate(records):
+        lineno = text.count("\n", 0, offsets[k]) + 1
+        where = f"{path}:{lineno}"
+        if not isinstance(obj, dict):
+            raise ConfigError(where, None, f"record {k + 1} is not a JSON object", "write objects")
+        missing = sorted(f for f in (required or set()) if obj.get(f) in (None, ""))
+        if missing:
+            raise ConfigError(
+                where,
+                missing[0],
+                f"record {k + 1} is missing {', '.join(repr(m) for m in missing)}, which "
+                "the suite's prompt or target uses",
+                "fill the field in every record or drop the record",
+            )
+    return len(records)
+
+
 def check_suite_data(suite: SuiteSpec, cfg: dict[str, Any] | None = None) -> None:
+    """Check every local JSON / JSON Lines data file of a suite before lm-eval reads it."""
     required = required_fields(cfg) if cfg else set()
+    kwargs = (cfg or {}).get("dataset_kwargs") or {}
+    field = kwargs.get("field") if isinstance(kwargs, dict) else None
     for paths in suite.data_files.values():
         for p in paths:
             if p.suffix == ".jsonl":
                 check_jsonl(p, required)
+            elif p.suffix == ".json":
+                check_json(p, required, str(field) if field is not None else None)
 
 
 def check_targets(task: Any, suite: SuiteSpec) -> None:
-    """Every multiple-choice target must index (or name) one of its item's choices."""
-    if suite.output_type != "multiple_choice":
+    """Every target must index (or name) one of its item's choices, where there are choices.
+
+    Multiple choice always has choices; a generation suite has them when it sets
+    ``doc_to_choice`` (lm-eval then compares the output with ``choices[target]``).
+    """
+    has_choices = suite.output_type == "multiple_choice" or (
+        suite.output_type == "generate_until" and task.config.doc_to_choice is not None
+    )
+    if not has_choices:
         return
     for i, doc in enumerate(task.eval_docs):
         choices = task.doc_to_choice(doc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Collection
 from typing import Any
@@ -22,6 +21,9 @@ def build_task(suite: SuiteSpec) -> Any:
     from lm_eval.api.task import ConfigurableTask
     from lm_eval.tasks._yaml_loader import load_yaml
 
+    from harness.engine._metrics import register_metrics
+
+    register_metrics()
     cfg = load_yaml(suite.path, resolve_func=True)
     check_suite_data(suite, cfg)
     cfg.pop("group", None)
@@ -47,13 +49,31 @@ def build_task(suite: SuiteSpec) -> Any:
 
 
 def _prediction(sample: dict[str, Any], output_type: str) -> tuple[Any, dict[str, Any]]:
+    """The item's prediction and the raw model outputs kept beside it.
+
+    Multiple choice: the argmax choice index and every choice's log-likelihood. Generation:
+    the filtered answer (after ``filter_list``), plus the raw text when a filter changed it.
+    Loglikelihood / rolling: whether the continuation is greedy (or None) and its
+    log-likelihood, kept as ``loglikelihoods`` so merge and no-op checks see the drift.
+    """
     resps = sample.get("filtered_resps")
-    if output_type == "multiple_choice" and isinstance(resps, list):
+    if not isinstance(resps, list) or not resps:
+        return None, {}
+    if output_type == "multiple_choice":
         lls = [float(r[0]) if isinstance(r, (list, tuple)) else float(r) for r in resps]
         pred = max(range(len(lls)), key=lambda i: lls[i]) if lls else None
         return pred, {"loglikelihoods": lls}
-    if output_type == "generate_until" and isinstance(resps, list) and resps:
-        return resps[0], {}
+    if output_type == "generate_until":
+        pred = resps[0]
+        raw = sample.get("resps")
+        first = raw[0][0] if isinstance(raw, list) and raw and raw[0] else None
+        return pred, ({"response": first} if isinstance(first, str) and first != pred else {})
+    if output_type == "loglikelihood":
+        ll, greedy = resps[0]
+        return bool(greedy), {"loglikelihoods": [float(ll)]}
+    if output_type == "loglikelihood_rolling":
+        ll = resps[0][0] if isinstance(resps[0], (list, tuple)) else resps[0]
+        return None, {"loglikelihoods": [float(ll)]}
     return None, {}
 
 
@@ -87,21 +107,54 @@ def suite_item_ids(task: Any, suite: SuiteSpec, settings: ScoringSettings) -> li
 def _items_from_samples(
     samples: list[dict[str, Any]], suite: SuiteSpec, metric_names: list[str]
 ) -> list[ItemResult]:
+    """One ItemResult per document, whatever the number of lm-eval filters.
+
+    lm-eval logs one sample per (filter, document). Scores of the first filter keep the
+    metric's own name; with several filters every score is also kept as ``metric,filter``
+    (lm-eval's result key), so ``metadata.primary_metric`` can name either.
+    """
+    from harness.engine._metrics import item_value
+
+    filters = list(dict.fromkeys(str(s.get("filter", "none")) for s in samples))
+    by_doc: dict[int, list[dict[str, Any]]] = {}
+    for s in samples:
+        by_doc.setdefault(int(s["doc_id"]), []).append(s)
     results: list[ItemResult] = []
-    for s in sorted(samples, key=lambda s: int(s["doc_id"])):
-        doc = s["doc"]
+    for doc_id in sorted(by_doc):
+        group = sorted(by_doc[doc_id], key=lambda s: filters.index(str(s.get("filter", "none"))))
+        first = group[0]
+        doc = first["doc"]
         scores: dict[str, float] = {}
-        for name in metric_names or [suite.metric]:
-            if name in s:
-                v = s[name]
-                val = float(v[0] if isinstance(v, (list, tuple)) else v)
-                scores[name] = val if math.isfinite(val) else float("nan")
+        for s in group:
+            for name in metric_names or [suite.metric]:
+                if name not in s:
+                    continue
+                val = item_value(name, s[name])
+                if val is None:
+                    continue
+                if s is first:
+                    scores[name] = val
+                if len(filters) > 1:
+                    scores[f"{name},{s.get('filter', 'none')}"] = val
         cap = suite.capability
         if suite.capability_field and isinstance(doc, dict):
             cap = str(doc.get(suite.capability_field, cap))
-        pred, extra = _prediction(s, suite.output_type)
+        pred, extra = _prediction(first, suite.output_type)
+        if len(group) > 1:
+            extra["filtered"] = {
+                str(s.get("filter")): _prediction(s, suite.output_type)[0] for s in group
+            }
         results.append(
-            ItemResult(_item_id(doc, int(s["doc_id"])), scores, cap, pred, s.get("target"), extra)
+            ItemResult(_item_id(doc, doc_id), scores, cap, pred, first.get("target"), extra)
+        )
+    if results and suite.metric not in results[0].scores:
+        raise ConfigError(
+            suite.path,
+            "metadata.primary_metric",
+            f"metric {suite.metric!r} has no per-item value; the per-item scores are "
+            f"{sorted(results[0].scores)}",
+            "gate on a per-item metric: acc, exact_match, harness_rougeL, harness_bleu, "
+            "bits_per_byte, ... (docs/suites.md lists them)",
         )
     return results
 

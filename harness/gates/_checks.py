@@ -128,9 +128,12 @@ def paired_check(
         return undecidable(
             f"{bad} item score(s) are NaN or infinite; a non-finite metric never passes"
         )
+    # The statistics run on "better" = higher; a lower-is-better metric (perplexity, bits per
+    # byte) is negated for them and reported back in its own units.
+    sign = 1.0 if suite.higher_is_better else -1.0
     est = paired_bootstrap(
-        bv,
-        cv,
+        sign * bv,
+        sign * cv,
         confidence=1 - 2 * policy.alpha,
         resamples=policy.bootstrap_resamples,
         seed=policy.seed,
@@ -148,11 +151,17 @@ def paired_check(
             f"change {est.delta:+.3f}, lower bound {est.low:+.3f} "
             f"{'>' if passed else '<='} allowed drop {-margin:+.3f}"
         )
+    if sign < 0:
+        reason += f" ({metric}: lower is better, so gain = baseline - candidate)"
     if reference is not None:
         reason = f"vs {reference}: {reason}"
     threshold = margin if kind == "improves" else -margin
     p_value = bootstrap_p_value(
-        bv, cv, threshold=threshold, resamples=policy.bootstrap_resamples, seed=policy.seed
+        sign * bv,
+        sign * cv,
+        threshold=threshold,
+        resamples=policy.bootstrap_resamples,
+        seed=policy.seed,
     )
     mcnemar = None
     if np.all(np.isin(bv, (0.0, 1.0))) and np.all(np.isin(cv, (0.0, 1.0))):
@@ -165,10 +174,10 @@ def paired_check(
         suite.name,
         capability,
         metric,
-        est.baseline,
-        est.candidate,
-        est.delta,
-        (est.low, est.high),
+        sign * est.baseline,
+        sign * est.candidate,
+        sign * est.delta,
+        (est.low, est.high) if sign > 0 else (-est.high, -est.low),
         margin,
         passed,
         reason,

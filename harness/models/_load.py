@@ -96,6 +96,30 @@ def read_adapter_config(adapter_dir: Path) -> dict[str, Any]:
     return cfg
 
 
+def _check_scorable_type(adapter_dir: Path, model: Any, cfg: dict[str, Any]) -> None:
+    """Refuse a second adapter type on one load, with the reason.
+
+    peft keeps one adapter type per model; without this check a LoRA joining IA3 adapters
+    fails deep inside peft and would be reported as "does not fit this base". Prompt-learning
+    adapters (prefix, prompt tuning) are accepted: the engine scores them through
+    ``PeftModel.forward`` (``harness.engine.is_prompt_learning``), where their virtual tokens are.
+    """
+    from peft import PeftModel, PeftType
+
+    peft_type = PeftType(cfg["peft_type"])
+    if isinstance(model, PeftModel):
+        held = {PeftType(c.peft_type).value for c in model.peft_config.values()}
+        if held and held != {peft_type.value}:
+            raise ConfigError(
+                adapter_dir,
+                "adapter",
+                f"a {peft_type.value} adapter cannot join {sorted(held)} adapters already "
+                "attached to this base load (peft keeps one adapter type per model)",
+                "load a fresh copy of the base for this adapter, or gate adapters of "
+                "different types in separate experiments",
+            )
+
+
 def attach_adapter(
     model: Any, adapter_dir: Path, name: str, *, base_fingerprint: str | None = None
 ) -> Any:
@@ -108,7 +132,8 @@ def attach_adapter(
     from peft import PeftModel
 
     read_adapter_config(adapter_dir)
-    validate_adapter(adapter_dir, model, base_fingerprint)
+    cfg = validate_adapter(adapter_dir, model, base_fingerprint)
+    _check_scorable_type(adapter_dir, model, cfg)
     try:
         if isinstance(model, PeftModel):
             model.load_adapter(str(adapter_dir), adapter_name=name, is_trainable=False)

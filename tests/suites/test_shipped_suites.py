@@ -30,13 +30,22 @@ CAPABILITIES = {
     "language",
     "instruction_following",
 }
-EXPECTED_TEST_ROWS = {"harness_ticket_routing": 300, "harness_general": 1500}
+EXPECTED_TEST_ROWS = {
+    "harness_ticket_routing": 300,
+    "harness_general": 1500,
+    "harness_ticket_extraction": 160,
+    "harness_support_replies": 120,
+}
 GENERATED = [
     "ticket_routing/train.jsonl",
     "ticket_routing/test.jsonl",
     "ticket_routing/ticket_routing.yaml",
     "general/test.jsonl",
     "general/general.yaml",
+    "ticket_extraction/test.jsonl",
+    "ticket_extraction/ticket_extraction.yaml",
+    "support_replies/test.jsonl",
+    "support_replies/support_replies.yaml",
 ]
 
 
@@ -103,6 +112,8 @@ def test_yaml_builds_lm_eval_task(path: Path, lm_eval_task_cls: Any) -> None:
     assert len(docs) == EXPECTED_TEST_ROWS[cfg["task"]]
     if cfg.get("training_split"):
         assert len(list(task.training_docs())) == 480
+    if cfg["output_type"] != "multiple_choice":
+        return  # generation / rolling suites: tests below check their rows and prompts
     for doc in docs:
         choices = task.doc_to_choice(doc)
         target = task.doc_to_target(doc)
@@ -225,3 +236,104 @@ def test_generator_reproduces_committed_files(tmp_path: Path) -> None:
     assert produced == sorted(GENERATED)
     for rel in GENERATED:
         assert (tmp_path / rel).read_bytes() == (SUITES / rel).read_bytes(), rel
+
+
+EXTRACTION_DIR = SUITES / "ticket_extraction"
+REPLIES_DIR = SUITES / "support_replies"
+
+
+def test_every_shipped_suite_loads_with_its_direction() -> None:
+    from harness.config import load_suite
+
+    specs = {p.parent.name: load_suite(p) for p in YAMLS}
+    assert {n: (s.output_type, s.metric, s.higher_is_better) for n, s in specs.items()} == {
+        "ticket_routing": ("multiple_choice", "acc", True),
+        "general": ("multiple_choice", "acc", True),
+        "ticket_extraction": ("generate_until", "harness_rougeL", True),
+        "support_replies": ("loglikelihood_rolling", "bits_per_byte", False),
+    }
+    assert all(s.version == "1.0" or s.name == "general" for s in specs.values())
+
+
+def test_ticket_extraction_rows() -> None:
+    rows = _rows(EXTRACTION_DIR / "test.jsonl")
+    assert len(rows) == 160
+    assert [r["id"] for r in rows] == [f"ex-{i:04d}" for i in range(1, 161)]
+    assert Counter(r["capability"] for r in rows) == {"product": 80, "order_number": 80}
+    assert len({r["ticket"] for r in rows}) == 160
+    for r in rows:
+        assert set(r) == {"id", "capability", "ticket", "question", "answer"}
+        assert r["answer"] in r["ticket"]  # an extraction: the answer is in the ticket
+        if r["capability"] == "order_number":
+            assert re.fullmatch(r"#\d{6}", r["answer"])
+            assert r["ticket"].count("#") == 1
+        else:
+            assert r["answer"] in PRODUCT_NAMES
+    cfg = _load_yaml(EXTRACTION_DIR / "ticket_extraction.yaml")
+    assert cfg["output_type"] == "generate_until"
+    gen = cfg["generation_kwargs"]
+    assert "\n" in gen["until"] and gen["max_gen_toks"] <= 16 and gen["do_sample"] is False
+    assert [m["metric"] for m in cfg["metric_list"]][:3] == [
+        "harness_rougeL",
+        "harness_bleu",
+        "harness_chrf",
+    ]
+
+
+def test_support_replies_rows() -> None:
+    rows = _rows(REPLIES_DIR / "test.jsonl")
+    assert len(rows) == 120
+    assert [r["id"] for r in rows] == [f"rp-{i:04d}" for i in range(1, 121)]
+    assert set(Counter(r["topic"] for r in rows).values()) == {20}
+    assert len({r["text"] for r in rows}) == 120
+    for r in rows:
+        assert set(r) == {"id", "topic", "text"} and 15 <= len(r["text"].split()) <= 60
+
+
+PRODUCT_NAMES = {
+    "NovaPhone X2", "NovaPhone Mini", "AeroBook 14", "AeroBook Air", "TerraWatch S",
+    "TerraWatch Sport", "ZenCam 4K", "ZenCam Go", "Kestrel Tab 8", "Kestrel Tab Pro",
+    "Lumo Smart Display", "PixelPad 10", "Vela Laptop 15", "Orbit Phone 5", "PulseWatch 3",
+    "Strata Tablet 11",
+}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_generation_and_rolling_suites_run_end_to_end(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Both new output types score a few items through run_suite with per-item values."""
+    import math
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.config import ScoringSettings, load_suite
+    from harness.engine import HarnessLM, run_suite
+
+    os.environ["HF_DATASETS_CACHE"] = str(tmp_path / "hf")
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    lm = HarnessLM(model, AutoTokenizer.from_pretrained(str(tiny_model_dir)), show_progress=False)
+    ext = run_suite(
+        lm, load_suite(EXTRACTION_DIR / "ticket_extraction.yaml"), ScoringSettings(limit=4)
+    )
+    assert len(ext) == 4
+    for it in ext:
+        assert set(it.scores) >= {"harness_rougeL", "harness_bleu", "harness_chrf", "exact_match"}
+        assert 0.0 <= it.scores["harness_rougeL"] <= 1.0 and isinstance(it.prediction, str)
+        assert it.capability in {"product", "order_number"}
+    rep = run_suite(lm, load_suite(REPLIES_DIR / "support_replies.yaml"), ScoringSettings(limit=3))
+    assert len(rep) == 3
+    for it in rep:
+        assert math.isfinite(it.scores["bits_per_byte"]) and it.scores["bits_per_byte"] > 0
+        assert it.extra["loglikelihoods"][0] < 0
+
+
+def test_generation_example_experiment_loads() -> None:
+    from harness.config import load_experiment
+
+    exp = load_experiment(REPO / "examples" / "generation.yaml")
+    assert {s.name: s.output_type for s in exp.suites} == {
+        "ticket_routing": "multiple_choice",
+        "general": "multiple_choice",
+        "ticket_extraction": "generate_until",
+        "support_replies": "loglikelihood_rolling",
+    }
