@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from harness.config import ConfigError, load_experiment
+from harness.config import BaseSpec, ConfigError, load_experiment, recipe_warnings
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Release gate for LoRA/QLoRA fine-tunes."
@@ -91,10 +91,17 @@ def evaluate(
 def validate(
     config: Annotated[Path | None, typer.Argument(help="Experiment YAML to check.")] = None,
 ) -> None:
-    """Validate an experiment and every suite and recipe it names, without loading a model."""
+    """Validate an experiment and every suite and recipe it names, without loading a model.
+
+    Each suite's data is read and checked row by row (fields, choices, encoding) here, so a
+    bad row is reported in seconds rather than after the model has loaded.
+    """
     path = config or _default_experiment()
     try:
         exp = load_experiment(path)
+        from harness.engine import build_task
+
+        n_items = sum(len(build_task(suite).eval_docs) for suite in exp.suites)
     except ConfigError as exc:
         err.print(
             f"[bold red]configuration error[/] {escape(exc.render())}",
@@ -102,10 +109,118 @@ def validate(
             soft_wrap=True,
         )
         raise typer.Exit(2) from exc
-    Console().print(
-        f"[green]ok[/] {escape(str(exp.source))}: {len(exp.suites)} suites, "
-        f"{len(exp.candidates)} candidates"
+    out = Console()
+    out.print(
+        f"[green]ok[/] {escape(str(exp.source))}: {len(exp.suites)} suites "
+        f"({n_items} evaluation items), {len(exp.candidates)} candidates"
     )
+    # Outside the guide's ranges is allowed (a CPU demo, a stress recipe), so warn, exit 0.
+    for name, recipe in exp.recipes.items():
+        for w in recipe_warnings(recipe):
+            out.print(
+                f"[yellow]warning[/] recipe {escape(name)} ({escape(str(recipe.source))}): "
+                f"{escape(w)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+@app.command()
+def train(
+    recipe: Annotated[Path, typer.Argument(help="Recipe YAML, e.g. training/qlora.yaml.")],
+    base: Annotated[
+        str,
+        typer.Option(help="Base model, as experiment.yaml's base.model: builtin:... or a dir."),
+    ] = BaseSpec().model,
+    out: Annotated[
+        Path | None, typer.Option(help="Also copy the adapter here (it is cached either way).")
+    ] = None,
+    retrain: Annotated[bool, typer.Option(help="Train even if a cached adapter matches.")] = False,
+) -> None:
+    """Train one recipe into the adapter cache, so a gate run afterwards reuses it.
+
+    Runs under `accelerate launch -m harness train ...` or torchrun too (DDP, or FSDP with an
+    accelerate config); only the main process writes the adapter and prints.
+    """
+    from harness.engine import training_examples
+    from harness.training import TrainingFailed, is_main_process, train_recipe
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        run = train_recipe(
+            recipe, BaseSpec(model=base), out, suite_examples=training_examples, retrain=retrain
+        )
+    except ConfigError as exc:
+        label = "training failed" if isinstance(exc, TrainingFailed) else "configuration error"
+        err.print(f"[bold red]{label}[/] {escape(exc.render())}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+    if not is_main_process():
+        return
+    r = run.result
+    lines = [
+        f"adapter: {run.adapter_dir}" + (" (reused from the cache)" if r.cached else ""),
+        *([f"copied to: {run.copied_to}"] if run.copied_to else []),
+        f"steps: {r.steps}   final loss: {r.final_loss:.4f}"
+        + (f"   validation loss: {r.val_loss:.4f}" if r.val_loss is not None else ""),
+        f"tokens/s: {r.tokens_per_second:.1f} (all processes)   "
+        f"peak memory: {r.peak_memory_mb:.0f} MB (main process)",
+    ]
+    if r.stop_reason:
+        lines.append(f"stopped early: {r.stop_reason}")
+    for line in lines:
+        Console().print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def runs(
+    experiment: Annotated[
+        str | None,
+        typer.Option("--experiment", "-e", help="Only this experiment (default: every one)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many of the newest gate runs.")] = 10,
+    compare: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            metavar="RUN_A RUN_B",
+            help="Compare two gate runs (MLflow run id or gate run name) metric by metric.",
+        ),
+    ] = None,
+    changed: Annotated[
+        bool, typer.Option("--changed", help="With --compare: only metrics that differ.")
+    ] = False,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow store (default: MLFLOW_TRACKING_URI, else ./mlflow.db)."),
+    ] = None,
+) -> None:
+    """List recent gate runs from MLflow, or compare two of them."""
+    from harness.tracking import (
+        RunNotFound,
+        compare_gate_runs,
+        comparison_tables,
+        list_gate_runs,
+        runs_table,
+    )
+
+    console = Console()
+    try:
+        if compare is not None:
+            head, body = comparison_tables(
+                compare_gate_runs(compare[0], compare[1], tracking_uri), changed
+            )
+            console.print(head)
+            console.print(body)
+            return
+        found = list_gate_runs(experiment, limit, tracking_uri)
+    except RunNotFound as exc:
+        err.print(f"[bold red]not found[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+    if not found:
+        console.print("no gate runs yet: `harness evaluate` logs one", markup=False)
+        return
+    console.print(runs_table(found, show_experiment=experiment is None))
 
 
 def main() -> None:

@@ -14,17 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
 import harness
 from harness import _provenance
-from harness.config import Experiment, ItemResult, SuiteSpec, load_suite
+from harness.config import Experiment, ItemResult, Recipe, SuiteSpec, load_suite
 from harness.gates import GateOutcome, build_checks, decide, merge_equivalence_check
 from harness.models import cache_root, fingerprint_files, fingerprint_value, variant_fingerprint
 from harness.store import ResultKey, ResultStore
+
+if TYPE_CHECKING:
+    from harness.training import DataReport
 
 EXIT_GO, EXIT_NO_GO, EXIT_CONFIG, EXIT_ERROR = 0, 1, 2, 3
 
@@ -166,6 +169,75 @@ def _suite_summary(
     }
 
 
+def _recipe_params(recipe: Recipe | None) -> dict[str, Any]:
+    """A trained candidate's hyperparameters as flat MLflow params (recipe.train.lr ...)."""
+    if recipe is None:
+        return {}
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}", v)
+        else:
+            flat[prefix] = value
+
+    walk("recipe", recipe.model_dump(mode="json", exclude={"source"}))
+    return flat
+
+
+class _EvalItems:
+    """The experiment's evaluation prompts per suite, built once and only if a recipe trains.
+
+    The contamination check compares training rows with these.
+    """
+
+    def __init__(self, suites: list[SuiteSpec]) -> None:
+        self.suites = suites
+        self._items: dict[str, list[str]] | None = None
+
+    def get(self) -> dict[str, list[str]]:
+        if self._items is None:
+            from harness.engine import build_task
+
+            self._items = {}
+            for suite in self.suites:
+                task = build_task(suite)
+                self._items[suite.name] = [str(task.doc_to_text(d)) for d in task.eval_docs]
+        return self._items
+
+
+def _training_data(
+    exp: Experiment,
+    recipe: Recipe,
+    tokenizer: Any,
+    eval_items: _EvalItems,
+    training_examples: Callable[..., list[dict[str, str]]],
+) -> tuple[list[dict[str, str]], DataReport]:
+    """A recipe's training rows as prompt/completion pairs, checked before any training.
+
+    From a file (``data.path``) in its declared format, or from a suite's split formatted by
+    the suite's own prompt; both are checked for format, personal data, duplicates and
+    overlap with the evaluation suites of this experiment.
+    """
+    from harness.training import check_training_data, load_training_file
+
+    d = recipe.data
+    if d.path is not None:
+        return load_training_file(d.path, d.format, tokenizer, eval_items.get(), d.limit)
+    assert d.suite is not None
+    suite = next((s for s in exp.suites if s.path == d.suite), None) or load_suite(d.suite)
+    examples = training_examples(suite, d.split, d.limit)
+    report = check_training_data(
+        examples,
+        f"{suite.path} ({d.split} split)",
+        "prompt_completion",
+        eval_items.get(),
+        own_suite=suite.name,
+    )
+    return examples, report
+
+
 def run_gate(
     exp: Experiment, console: Console | None = None, retrain: bool = False
 ) -> GateRunResult:
@@ -173,9 +245,14 @@ def run_gate(
     import torch
 
     from harness.engine import HarnessLM, training_examples
-    from harness.models import attach_adapter, load_base, load_quantized_base
-    from harness.report import update_latest_link, write_report_files
-    from harness.tracking import gate_run
+    from harness.models import (
+        attach_adapter,
+        load_base,
+        load_quantized_base,
+        read_adapter_config,
+    )
+    from harness.report import changed_samples, update_latest_link, write_report_files
+    from harness.tracking import gate_run, item_table
     from harness.training import adapter_cache_key, load_cached, train_lora
 
     console = console or Console()
@@ -237,14 +314,25 @@ def run_gate(
                 "training": None,
             }
         ]
-        # One in-memory model per base quantisation: candidates served the same way share it
-        # (peft keeps several adapters on one load and switches between them).
-        models: dict[str, Any] = {"none": base.model}
+        # One in-memory model per (base quantisation, peft adapter type): candidates served the
+        # same way share it (peft keeps several adapters on one load and switches between them,
+        # but holds one adapter type per model, so another type gets a fresh load of the base).
+        # Key (quant, None) is a load no adapter has touched yet; the first type takes it over.
+        models: dict[tuple[str, str | None], Any] = {("none", None): base.model}
         pairs: list[tuple[str, str]] = []
 
-        def _model_for(quant: str) -> Any:
-            if quant not in models:
-                models[quant] = steps.run(
+        def _model_for(quant: str, peft_type: str | None = None) -> Any:
+            if (quant, peft_type) in models:
+                return models[(quant, peft_type)]
+            if peft_type is not None and (quant, None) in models:
+                models[(quant, peft_type)] = models.pop((quant, None))
+            elif quant == "none":
+                models[(quant, peft_type)] = steps.run(
+                    f"Loading a fresh copy of the base for {peft_type} adapters",
+                    lambda: load_base(exp.base, fingerprint=base.fingerprint).model,
+                )
+            else:
+                models[(quant, peft_type)] = steps.run(
                     f"Loading base quantised ({quant}, bitsandbytes)",
                     lambda: (
                         load_quantized_base(
@@ -252,7 +340,7 @@ def run_gate(
                         ).model
                     ),
                 )
-            return models[quant]
+            return models[(quant, peft_type)]
 
         for qbase in exp.gate.quantized_bases:
             quant: str = qbase
@@ -276,15 +364,17 @@ def run_gate(
             )
         t_train = 0.0
         t_cand = 0.0
+        eval_items = _EvalItems(exp.suites)
         for cand in exp.candidates:
             quant = cand.quantization or "none"
             training: dict[str, Any] | None = None
             if cand.recipe is not None:
                 recipe = exp.recipes[cand.name]
-                rsuite = next((s for s in exp.suites if s.path == recipe.data.suite), None)
-                examples = training_examples(
-                    rsuite or load_suite(recipe.data.suite), recipe.data.split, recipe.data.limit
+                examples, data_report = _training_data(
+                    exp, recipe, base.tokenizer, eval_items, training_examples
                 )
+                for warning in data_report.warnings:
+                    console.print(f"      {cand.name}: training data: {warning}", markup=False)
                 adapter_dir = (
                     cache_root()
                     / "adapters"
@@ -303,7 +393,13 @@ def run_gate(
                     tr = steps.run(
                         title,
                         functools.partial(
-                            train_lora, base.path, base.fingerprint, recipe, examples, adapter_dir
+                            train_lora,
+                            base.path,
+                            base.fingerprint,
+                            recipe,
+                            examples,
+                            adapter_dir,
+                            data_report=data_report,
                         ),
                     )
                     t_train += time.perf_counter() - t1
@@ -311,10 +407,14 @@ def run_gate(
             else:
                 assert cand.adapter is not None
                 adapter_dir = cand.adapter
+            peft_type = str(read_adapter_config(adapter_dir).get("peft_type"))
             model = attach_adapter(
-                _model_for(quant), adapter_dir, cand.name, base_fingerprint=base.fingerprint
+                _model_for(quant, peft_type),
+                adapter_dir,
+                cand.name,
+                base_fingerprint=base.fingerprint,
             )
-            models[quant] = model
+            models[(quant, peft_type)] = model
             model.set_adapter(cand.name)
             model.eval()
             adapter_fp = fingerprint_files(adapter_dir)
@@ -344,7 +444,15 @@ def run_gate(
         # merge_equivalence: the merged model users deploy, scored like the adapter we gated.
         merged_results: dict[str, dict[str, list[ItemResult]]] = {}
         mergeable = (
-            [v for v in variants if v["role"] == "candidate" and v["quantization"] == "none"]
+            [
+                v
+                for v in variants
+                if v["role"] == "candidate"
+                and v["quantization"] == "none"
+                # Prefix/prompt tuning adds virtual tokens: there is nothing to merge.
+                and read_adapter_config(Path(v["adapter"])).get("peft_type")
+                not in ("PREFIX_TUNING", "PROMPT_TUNING", "P_TUNING")
+            ]
             if exp.gate.merge_check
             else []
         )
@@ -411,20 +519,53 @@ def run_gate(
                     metrics[f"{tag}.ci_low"] = c.ci[0]
                     metrics[f"{tag}.ci_high"] = c.ci[1]
             tr_json = v["training"] or {}
-            mlf.log_variant(
+            child_id = mlf.log_variant(
                 v["name"],
                 {
                     "adapter": v["adapter"],
                     "fingerprint": v["fingerprint"],
                     **{
                         f"train.{k}": tr_json[k]
-                        for k in ("recipe", "steps", "train_seconds", "trainable_pct")
+                        for k in (
+                            "recipe",
+                            "steps",
+                            "train_seconds",
+                            "trainable_pct",
+                            "tokens_per_second",
+                            "peak_memory_mb",
+                            "adapter_size_bytes",
+                            "best_step",
+                            "stop_reason",
+                        )
                         if k in tr_json
                     },
+                    **_recipe_params(exp.recipes.get(v["name"])),
                 },
                 metrics,
                 [tuple(x) for x in tr_json.get("loss_curve", [])],
+                tables={
+                    s["name"]: item_table(
+                        s["metric"], results["base"][s["name"]], results[v["name"]][s["name"]]
+                    )
+                    for s in summary["suites"]
+                },
+                adapter_dir=Path(v["adapter"]) if v["adapter"] else None,
+                history=tr_json.get("history"),
+                val_curve=[tuple(x) for x in tr_json.get("val_loss_curve", [])],
             )
+            if v["role"] == "candidate" and v["adapter"]:
+                model_name, version = mlf.register_adapter(
+                    v["name"],
+                    child_id,
+                    outcome.verdict,
+                    {
+                        "harness.gate_run_id": run_id,
+                        "harness.variant_fingerprint": v["fingerprint"],
+                        "harness.base_fingerprint": base.fingerprint,
+                        "harness.git_commit": provenance.get("git_commit") or "unknown",
+                    },
+                )
+                v["registered_model"] = {"name": model_name, "version": version}
         mlf.log_metrics(
             {f"base.{s['name']}.{s['metric']}": s["scores"]["base"] for s in summary["suites"]}
         )
@@ -436,6 +577,8 @@ def run_gate(
             }
         )
         mlf.set_tags({"harness.verdict": outcome.verdict})
+        # The items whose answers changed, for the report's side-by-side samples.
+        summary["samples"] = changed_samples(results, exp.suites)
         run_dir = exp.reports_dir / run_id
         write_report_files(summary, run_dir)
         update_latest_link(exp.reports_dir, run_dir)
