@@ -260,12 +260,20 @@ def main() -> None:
         },
         "settings": vars(args),
     }
+    # Each backend twice on the full request list: the first call in a fresh process carries
+    # one-off costs (allocator growth to full size, kernel selection for new shapes); the
+    # second is the steady state a long evaluation runs at. Both are reported.
+    t_first, res_ours = timed(lambda: ours.loglikelihood(reqs, disable_tqdm=True))
     t_ours, res_ours = timed(lambda: ours.loglikelihood(reqs, disable_tqdm=True))
+    fig["harness_first_s"] = round(t_first, 3)
     fig["harness_s"] = round(t_ours, 3)
     if not args.skip_hflm:
+        t_ref_first, res_ref = timed(lambda: hflm.loglikelihood(reqs, disable_tqdm=True))
         t_ref, res_ref = timed(lambda: hflm.loglikelihood(reqs, disable_tqdm=True))
+        fig["hflm_first_s"] = round(t_ref_first, 3)
         fig["hflm_s"] = round(t_ref, 3)
         fig["speedup"] = round(t_ref / t_ours, 2)
+        fig["speedup_first"] = round(t_ref_first / t_first, 2)
         fig["bf16_or_run_dtype"] = compare(res_ref, res_ours)
 
     # float32 parity on a subset: the same model cast to fp32, both backends.
@@ -316,9 +324,13 @@ def main() -> None:
     print("| --- | --- | --- |")
     if "hflm_s" in fig:
         c = fig["bf16_or_run_dtype"]
-        print(f"| lm-eval HFLM batch {args.hflm_batch} | {fig['hflm_s']:.2f} | reference |")
         print(
-            f"| harness HarnessLM | {fig['harness_s']:.2f} | {fig['speedup']}x faster; "
+            f"| lm-eval HFLM batch {args.hflm_batch} | {fig['hflm_s']:.2f} | reference "
+            f"(first call {fig['hflm_first_s']:.2f}) |"
+        )
+        print(
+            f"| harness HarnessLM | {fig['harness_s']:.2f} | {fig['speedup']}x faster "
+            f"(first call {fig['harness_first_s']:.2f}, {fig['speedup_first']}x); "
             f"predictions differ {c['predictions_differ']}/{c['items']}, "
             f"max |dll| {c['max_abs_loglik_diff']:.3g} |"
         )
