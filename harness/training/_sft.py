@@ -97,6 +97,19 @@ def _warmup_kwargs(config_cls: Any, ratio: float) -> dict[str, Any]:
     return {"warmup_steps": ratio}
 
 
+def _n_weights(param: Any) -> int:
+    """Weights a parameter stands for: a 4-bit tensor packs two per stored element, so its
+    ``numel`` would halve the base and inflate QLoRA's trainable percentage."""
+    state = getattr(param, "quant_state", None)
+    shape = getattr(state, "shape", None)
+    if shape is not None:
+        n = 1
+        for d in shape:
+            n *= int(d)
+        return n
+    return int(param.numel())
+
+
 def _checkpointing_kwargs(config_cls: Any, on: bool) -> dict[str, Any]:
     # transformers 5.2x renamed gradient_checkpointing to activation_checkpointing (the old
     # name warns). trl turns it on by default; small models train faster without it.
@@ -294,7 +307,7 @@ def train_lora(
         )
         pm: Any = trainer.model
         trainable = sum(p.numel() for p in pm.parameters() if p.requires_grad)
-        total = sum(p.numel() for p in pm.parameters())
+        total = sum(_n_weights(p) for p in pm.parameters())
         memory_estimate = estimate_for_model(
             pm,
             recipe.method,

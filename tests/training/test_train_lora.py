@@ -35,3 +35,20 @@ def test_empty_completion_is_refused_with_the_row(tiny_model_dir: Path, isolated
             tiny_model_dir, "fp", recipe, [{"prompt": "x", "completion": " "}], isolated_env / "a"
         )
     assert e.value.field == "row 0.completion"
+
+
+def test_weights_of_a_4bit_base_are_counted_unpacked(tiny_model_dir_64: Path) -> None:
+    # bitsandbytes packs two 4-bit weights per stored element; the trainable percentage of a
+    # QLoRA adapter must be over the base's real weight count, as for LoRA.
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from harness.models._quant import bnb_config
+    from harness.training._sft import _n_weights
+
+    plain = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir_64), dtype=torch.float32)
+    q = AutoModelForCausalLM.from_pretrained(
+        str(tiny_model_dir_64), quantization_config=bnb_config("nf4", "float32")
+    )
+    assert sum(_n_weights(p) for p in q.parameters()) == sum(p.numel() for p in plain.parameters())
+    assert sum(p.numel() for p in q.parameters()) < sum(p.numel() for p in plain.parameters())
