@@ -14,20 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 import harness
 from harness import _provenance
-from harness.config import Experiment, ItemResult, Recipe, SuiteSpec, load_suite
+from harness.config import Experiment, ItemResult, Recipe, SuiteSpec
 from harness.gates import GateOutcome, build_checks, decide, merge_equivalence_check
 from harness.models import cache_root, fingerprint_files, fingerprint_value, variant_fingerprint
 from harness.store import ResultKey, ResultStore
-
-if TYPE_CHECKING:
-    from harness.training import DataReport
 
 EXIT_GO, EXIT_NO_GO, EXIT_CONFIG, EXIT_ERROR = 0, 1, 2, 3
 
@@ -207,37 +204,6 @@ class _EvalItems:
         return self._items
 
 
-def _training_data(
-    exp: Experiment,
-    recipe: Recipe,
-    tokenizer: Any,
-    eval_items: _EvalItems,
-    training_examples: Callable[..., list[dict[str, str]]],
-) -> tuple[list[dict[str, str]], DataReport]:
-    """A recipe's training rows as prompt/completion pairs, checked before any training.
-
-    From a file (``data.path``) in its declared format, or from a suite's split formatted by
-    the suite's own prompt; both are checked for format, personal data, duplicates and
-    overlap with the evaluation suites of this experiment.
-    """
-    from harness.training import check_training_data, load_training_file
-
-    d = recipe.data
-    if d.path is not None:
-        return load_training_file(d.path, d.format, tokenizer, eval_items.get(), d.limit)
-    assert d.suite is not None
-    suite = next((s for s in exp.suites if s.path == d.suite), None) or load_suite(d.suite)
-    examples = training_examples(suite, d.split, d.limit)
-    report = check_training_data(
-        examples,
-        f"{suite.path} ({d.split} split)",
-        "prompt_completion",
-        eval_items.get(),
-        own_suite=suite.name,
-    )
-    return examples, report
-
-
 def run_gate(
     exp: Experiment, console: Console | None = None, retrain: bool = False
 ) -> GateRunResult:
@@ -253,7 +219,7 @@ def run_gate(
     )
     from harness.report import changed_samples, update_latest_link, write_report_files
     from harness.tracking import gate_run, item_table
-    from harness.training import adapter_cache_key, load_cached, train_lora
+    from harness.training import adapter_cache_key, load_cached, recipe_examples, train_lora
 
     console = console or Console()
     t_start = time.perf_counter()
@@ -365,13 +331,16 @@ def run_gate(
         t_train = 0.0
         t_cand = 0.0
         eval_items = _EvalItems(exp.suites)
+        prompt_learning: set[str] = set()  # candidates with virtual tokens: nothing to merge
         for cand in exp.candidates:
             quant = cand.quantization or "none"
             training: dict[str, Any] | None = None
             if cand.recipe is not None:
                 recipe = exp.recipes[cand.name]
-                examples, data_report = _training_data(
-                    exp, recipe, base.tokenizer, eval_items, training_examples
+                # The same rows `harness train` forms (so it shares the adapter cache), checked
+                # against this experiment's suites for contamination.
+                examples, data_report = recipe_examples(
+                    recipe, base.tokenizer, training_examples, eval_items.get()
                 )
                 for warning in data_report.warnings:
                     console.print(f"      {cand.name}: training data: {warning}", markup=False)
@@ -415,6 +384,8 @@ def run_gate(
                 base_fingerprint=base.fingerprint,
             )
             models[(quant, peft_type)] = model
+            if model.peft_config[cand.name].is_prompt_learning:
+                prompt_learning.add(cand.name)
             model.set_adapter(cand.name)
             model.eval()
             adapter_fp = fingerprint_files(adapter_dir)
@@ -450,8 +421,7 @@ def run_gate(
                 if v["role"] == "candidate"
                 and v["quantization"] == "none"
                 # Prefix/prompt tuning adds virtual tokens: there is nothing to merge.
-                and read_adapter_config(Path(v["adapter"])).get("peft_type")
-                not in ("PREFIX_TUNING", "PROMPT_TUNING", "P_TUNING")
+                and v["name"] not in prompt_learning
             ]
             if exp.gate.merge_check
             else []

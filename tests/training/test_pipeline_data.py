@@ -10,7 +10,8 @@ import pytest
 
 from harness.config import ConfigError, load_experiment
 from harness.engine import training_examples
-from harness.pipeline import _EvalItems, _training_data
+from harness.pipeline import _EvalItems
+from harness.training import recipe_examples
 from tests.conftest import write_tiny_experiment
 
 TRIVIA = [
@@ -54,7 +55,9 @@ def _data(exp_path: Path) -> tuple[list[dict[str, str]], object]:
 
     exp = load_experiment(exp_path)
     tok = AutoTokenizer.from_pretrained(exp.base.model)
-    return _training_data(exp, exp.recipes["lora"], tok, _EvalItems(exp.suites), training_examples)
+    return recipe_examples(
+        exp.recipes["lora"], tok, training_examples, _EvalItems(exp.suites).get()
+    )
 
 
 def test_recipe_file_is_read_checked_and_formatted(
