@@ -44,7 +44,7 @@ from scoring_gpu import instances, make_items, make_model, make_tokenizer, sync 
 
 
 class _ModelClock:
-    """Wall time inside the decoder forward and the head's log-softmax (CPU: no sync needed).
+    """Wall time inside the decoder and head forwards (CPU: no sync needed).
 
     On CUDA nothing is hooked (a sync per forward would change what is measured); the
     model's share is then the whole call minus the host phases.
@@ -62,17 +62,9 @@ class _ModelClock:
         def stop(*_: Any) -> None:
             self.seconds += time.perf_counter() - t0[0]
 
-        scorer.decoder.register_forward_pre_hook(start)
-        scorer.decoder.register_forward_hook(stop)
-        inner = scorer._target_logprobs
-
-        def target_logprobs(*a: Any) -> Any:
-            t = time.perf_counter()
-            out = inner(*a)
-            self.seconds += time.perf_counter() - t
-            return out
-
-        scorer._target_logprobs = target_logprobs
+        for module in (scorer.decoder, scorer.head):
+            module.register_forward_pre_hook(start)
+            module.register_forward_hook(stop)
 
 
 class _GcClock:

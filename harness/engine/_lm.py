@@ -40,11 +40,13 @@ class HarnessLM(TemplateLM):
         show_progress: bool = True,
         max_batch_tokens: int | None = None,
         device: str | None = "auto",
+        warmup: bool | None = None,
     ) -> None:
         """``batch_size`` caps distinct contexts per forward, ``max_batch_tokens`` padded tokens
         (default 8,192 on CPU, 65,536 on CUDA). ``device="auto"`` moves a model still on the CPU
         to this process's accelerator (``accelerate``'s ``PartialState().device``: the local GPU
-        under ``accelerate launch``); ``None`` leaves it where it is."""
+        under ``accelerate launch``); ``None`` leaves it where it is. ``warmup`` (default: on
+        a GPU) runs dummy batches at load so the first suite does not pay one-off GPU costs."""
         super().__init__()
         if device is not None:
             model = place_model(model, device)
@@ -65,6 +67,10 @@ class HarnessLM(TemplateLM):
             model, batch_size=batch_size, pad_id=self._pad_id, max_batch_tokens=max_batch_tokens
         )
         self._max_length = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
+        if warmup is None:
+            warmup = self.scorer.device.type == "cuda"
+        if warmup:  # one-off GPU costs at load, not inside the first suite's timing
+            self.scorer.warmup()
 
     # -- tokenisation, as lm-eval's HFLM --------------------------------------------------
     @property

@@ -76,15 +76,33 @@ def _random_requests(seed: int) -> list[TokenRequest]:
     return reqs
 
 
+def test_a_short_last_row_gets_a_batch_of_its_own() -> None:
+    reqs = [TokenRequest(tuple(range(i, i + 10)), (1, 2)) for i in range(0, 430, 20)]
+    rows = pack_rows(reqs, row_tokens=40)
+    widths = [len(r.tokens) for r in rows]
+    assert widths == [33] * 7 + [11]  # 22 contexts of 11 nodes each, 3 per row: 1 left over
+    batches = list(_batches(rows, max_rows=100, max_tokens=10_000))
+    assert [len(b) for b in batches] == [len(rows) - 1, 1]
+    padded = sum(len(b) * len(b[0].tokens) for b in batches)
+    assert padded == sum(widths)
+
+
 @pytest.mark.parametrize(
-    ("rows", "row_tokens", "budget"), [(1, 1, 64), (4, 64, 512), (64, 512, 8192)]
+    ("rows", "row_tokens", "budget", "head_chunk"),
+    [(1, 1, 64, 2048), (4, 64, 512, 3), (64, 512, 8192, 2048), (64, 512, 8192, 1)],
 )
-def test_results_do_not_depend_on_packing_or_batching(tiny, rows, row_tokens, budget) -> None:
+def test_results_do_not_depend_on_packing_or_batching(
+    tiny, rows, row_tokens, budget, head_chunk
+) -> None:
     model, _ = tiny
     reqs = _random_requests(0)
     ref = SharedContextScorer(model, batch_size=1, row_tokens=1).score(reqs)
     got = SharedContextScorer(
-        model, batch_size=rows, row_tokens=row_tokens, max_batch_tokens=budget
+        model,
+        batch_size=rows,
+        row_tokens=row_tokens,
+        max_batch_tokens=budget,
+        head_chunk=head_chunk,
     ).score(reqs)
     for (lp, greedy), (rlp, rgreedy) in zip(got, ref, strict=True):
         assert lp == pytest.approx(rlp, abs=1e-4)
@@ -165,3 +183,11 @@ def test_context_running_into_another_contexts_choice_scores_right(tiny) -> None
     got = SharedContextScorer(model, row_tokens=64).score(reqs)
     want = SharedContextScorer(model, row_tokens=1).score(reqs)  # one row per context
     assert [g[0] for g in got] == pytest.approx([w[0] for w in want], abs=1e-5)
+
+
+def test_warmup_changes_no_result(tiny) -> None:
+    model, tok = tiny
+    reqs = _random_requests(1)
+    cold = SharedContextScorer(model, batch_size=8, max_batch_tokens=512).score(reqs)
+    lm = HarnessLM(model, tok, batch_size=8, max_batch_tokens=512, device=None, warmup=True)
+    assert lm.scorer.score(reqs) == cold
