@@ -117,6 +117,17 @@ def slow(session: nox.Session) -> None:
 
 
 @nox.session
+def gpu(session: nox.Session) -> None:
+    """Tests marked gpu: scoring and LoRA/QLoRA training on a CUDA device (skipped without one).
+
+    Installs liger-kernel too, the fused kernels the CUDA training path uses when present.
+    """
+    py = _install(session)
+    session.run(py, "-m", "pip", "install", "-q", "-e", ".[gpu]", external=True)
+    session.run(py, "-m", "pytest", "-m", "gpu", *session.posargs, external=True, env=_env())
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) and mypy on the package."""
     py = _install(session)

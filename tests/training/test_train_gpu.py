@@ -1,0 +1,58 @@
+"""Training on a CUDA device takes the fast path and still learns everywhere (nox -s gpu).
+
+The CUDA path differs from the CPU one (bf16 autocast, liger kernels where installed, no
+peft input casts, real bitsandbytes CUDA 4-bit layers and paged 8-bit AdamW for QLoRA), so
+the checks of tests/training/test_training_runs.py are repeated on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from harness.config import Recipe
+from harness.training import train_lora
+from tests.training.test_training_runs import _assert_learns_everywhere, _examples, _GradRecorder
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+
+
+def _recipe(method: str, **train: Any) -> Recipe:
+    settings = {"learning_rate": 1e-2, "batch_size": 8, "max_steps": 12, "max_seq_len": 64}
+    settings |= {"dtype": "bfloat16", "logging_steps": 1, "warmup_ratio": 0.0} | train
+    return Recipe.model_validate(
+        {
+            "name": f"gpu-{method}",
+            "method": method,
+            "data": {"path": "unused.jsonl", "val_fraction": 0.0},
+            # dropout > 0: the CUDA path computes the LoRA delta its own way
+            "lora": {"r": 4, "alpha": 8, "dropout": 0.05, "target_modules": "all-linear"},
+            "train": settings,
+        }
+    )
+
+
+@pytest.mark.parametrize("method", ["lora", "qlora"])
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"gradient_checkpointing": True}],
+    ids=["plain", "checkpointing"],
+)
+def test_adapters_learn_on_cuda(
+    tiny_model_dir_64: Path, tmp_path: Path, method: str, settings: dict[str, Any]
+) -> None:
+    recipe = _recipe(method, **settings)
+    rec = _GradRecorder()
+    result = train_lora(
+        tiny_model_dir_64, "fp", recipe, _examples(), tmp_path / "a", callbacks=[rec]
+    )
+    losses = [loss for _, loss in result.loss_curve]
+    _assert_learns_everywhere(rec, losses, 12)
+    assert sum(losses[-3:]) / 3 < losses[0] - 0.3, losses
+    assert result.peak_memory_mb > 0
