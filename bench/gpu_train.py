@@ -13,9 +13,22 @@ Configurations (``--configs``, comma separated):
   ours-lora-5g / ours-qlora-5g     the harness's path (harness.training.speed_settings) with
                             the seed recipe's batch shape and memory budget
   ours-lora-fast / ours-qlora-fast the harness's path with batches of 16 x 1024
+  ours-lora-5g-m2 / -m1, ours-qlora-5g-m2 / -m1  the -5g recipe (effective batch 16 x 2048)
+                            in micro-batches of 2 or 1 rows with accumulation 8 or 16, and
+                            only a share of the layers checkpointed (VARIANTS below), so the
+                            memory freed by the smaller micro-batch buys less recomputation
+
+Every ours-* config runs the LoRA delta through harness.training._fused_lora (no dropout
+copies kept; on CPU only with --tiny, to exercise it).
+Knobs (environment, ours-* only): BENCH_MICRO=rows per micro-batch (accumulation keeps the
+effective batch), BENCH_CKPT_FRACTION=share of layers checkpointed (-5g configs),
+BENCH_NO_CKPT=1, BENCH_NO_FUSED=1 (peft's own forward), BENCH_NO_LIGER=1, BENCH_SAC=1 (trl's
+selective checkpointing: attention outputs saved, not recomputed), BENCH_LORA_DROPOUT,
+BENCH_PROFILE=1.
 
 Run on a GPU:   python bench/gpu_train.py --steps 12
-Smoke on CPU:   python bench/gpu_train.py --tiny --steps 2 --configs seed-lora,ours-lora-5g
+Smoke on CPU:   python bench/gpu_train.py --tiny --steps 2 --warmup 1 \
+                  --configs seed-lora,ours-lora-5g,ours-lora-5g-m1,ours-qlora-5g-m2
 Prints a table last; writes $OUT/train_bench.json when OUT is set.
 """
 
@@ -43,11 +56,24 @@ ALL = [
     "plain-qlora",
     "ours-qlora-fast",
 ]
+# Named -5g variants: micro-batch rows and the share of layers checkpointed. The fractions are
+# estimates of what fits 5 GB on the 1.1B llama (LoRA: bf16 base 2.2 GB; QLoRA: 4-bit base
+# ~0.7 GB, so more layers can keep their activations); BENCH_* knobs override them.
+VARIANTS: dict[str, dict[str, float]] = {
+    "ours-lora-5g-m2": {"micro": 2, "fraction": 0.7},
+    "ours-lora-5g-m1": {"micro": 1, "fraction": 0.3},
+    "ours-qlora-5g-m2": {"micro": 2, "fraction": 0.5},
+    "ours-qlora-5g-m1": {"micro": 1, "fraction": 0.15},
+}
 TARGETS = {  # tokens/s floor, peak GB ceiling (from the issue)
     "ours-lora-5g": ("2 x seed-lora", 5.0),
     "ours-qlora-5g": ("2 x seed-qlora", 5.0),
     "ours-lora-fast": (70000.0, 31.0),
     "ours-qlora-fast": (34000.0, 38.0),
+    "ours-lora-5g-m2": ("2 x seed-lora", 5.0),
+    "ours-lora-5g-m1": ("2 x seed-lora", 5.0),
+    "ours-qlora-5g-m2": ("2 x seed-qlora", 5.0),
+    "ours-qlora-5g-m1": ("2 x seed-qlora", 5.0),
 }
 
 
@@ -177,9 +203,11 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
     from transformers import AutoTokenizer, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
+    from harness.training._fused_lora import fused_lora
     from harness.training._speed import (
         checkpointing_kwargs,
         no_adapter_input_casts,
+        partial_checkpointing,
         speed_settings,
     )
 
@@ -188,6 +216,8 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
     seed = name.startswith("seed")
     fast = name.endswith("fast")
     batch, accum, seq = (16, 1, 1024) if fast else (4, 4, 2048)
+    variant = VARIANTS.get(name, {})
+    extra: list[Any] = []
     if tiny:
         seq = 128
     tok = AutoTokenizer.from_pretrained(str(base))
@@ -207,12 +237,18 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
         kw["gradient_checkpointing"] = not fast
         if os.environ.get("BENCH_NO_LIGER"):
             kw.pop("use_liger_kernel", None)
-        if os.environ.get("BENCH_MICRO"):  # micro-batch rows, accumulation keeps the batch
-            mb = int(os.environ["BENCH_MICRO"])
+        micro = os.environ.get("BENCH_MICRO") or variant.get("micro")
+        if micro:  # micro-batch rows, accumulation keeps the batch
+            mb = int(micro)
             accum, batch = accum * batch // mb, mb
         if os.environ.get("BENCH_NO_CKPT"):
             kw["gradient_checkpointing"] = False
         kw.update(checkpointing_kwargs())
+        if os.environ.get("BENCH_SAC"):
+            kw["gradient_checkpointing_kwargs"]["selective"] = True
+        fraction = float(os.environ.get("BENCH_CKPT_FRACTION") or variant.get("fraction", 1.0))
+        if kw["gradient_checkpointing"] and fraction < 1.0:
+            extra.append(partial_checkpointing(fraction))
     n_rows = (steps + warmup) * batch * accum
     data = Dataset.from_dict({"input_ids": token_data(n_rows, seq, model.config.vocab_size)})
     times: list[float] = []
@@ -258,15 +294,29 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
         train_dataset=data,
         processing_class=tok,
         peft_config=lora_config(),
-        callbacks=[_Clock()],
+        callbacks=[_Clock(), *extra],
     )
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     _sync()
     t0 = time.perf_counter()
-    with no_adapter_input_casts(trainer.model, cuda and not seed):
+    # Fused LoRA on CUDA (and on CPU with --tiny, so the smoke runs it) for ours-* only.
+    fuse = not seed and (cuda or tiny) and not os.environ.get("BENCH_NO_FUSED")
+    with (
+        no_adapter_input_casts(trainer.model, cuda and not seed),
+        fused_lora(trainer.model, fuse) as fused,
+    ):
         trainer.train()
-    return _result(name, t0, times, warmup, batch * accum * seq, losses, trainer.model)
+    res = _result(name, t0, times, warmup, batch * accum * seq, losses, trainer.model)
+    ckpt = [getattr(c, "checkpointed", None) for c in extra]
+    res.update(
+        micro_batch=batch,
+        accum=accum,
+        seq=seq,
+        fused_layers=fused.fused,
+        checkpointed_layers=ckpt[0] if ckpt else ("all" if kw["gradient_checkpointing"] else 0),
+    )
+    return res
 
 
 def run_plain(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[str, Any]:

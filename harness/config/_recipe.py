@@ -167,6 +167,13 @@ class TrainSettings(BaseModel):
     gradient_checkpointing: bool = Field(
         False, description="Trade compute for memory; worth it for large bases on a GPU."
     )
+    checkpoint_fraction: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="With gradient_checkpointing: the share of decoder layers recomputed "
+        "(CUDA only; the rest keep their activations). 1.0 recomputes all.",
+    )
     optim: Literal["auto", "adamw_torch", "adamw_torch_fused", "paged_adamw_8bit", "adamw_8bit"] = (
         Field(
             "auto",

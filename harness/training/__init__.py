@@ -34,6 +34,8 @@ from harness.training._standalone import (
 __all__ = [
     "ADAPTER_META",
     "DataReport",
+    "FusedReport",
+    "LoraDelta",
     "StandaloneRun",
     "TrainResult",
     "TrainingFailed",
@@ -43,6 +45,7 @@ __all__ = [
     "check_training_data",
     "find_contamination",
     "format_rows",
+    "fused_lora",
     "is_main_process",
     "load_cached",
     "load_training_file",
@@ -56,10 +59,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The monitor subclasses a transformers callback; import it only when asked for, so that
-    # ``import harness.training`` stays light.
+    # The monitor subclasses a transformers callback and the fused LoRA Function a torch one;
+    # import them only when asked for, so that ``import harness.training`` stays light.
     if name == "TrainingMonitor":
         from harness.training._monitor import TrainingMonitor
 
         return TrainingMonitor
+    if name in ("FusedReport", "LoraDelta", "fused_lora"):  # imports torch
+        from harness.training import _fused_lora
+
+        return getattr(_fused_lora, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

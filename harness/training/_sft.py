@@ -25,7 +25,12 @@ from harness.training._data_checks import DataReport, check_training_data, split
 from harness.training._failed import TrainingFailed
 from harness.training._memory import estimate_for_model
 from harness.training._peft_config import build_peft_config, resolve_optim
-from harness.training._speed import checkpointing_kwargs, no_adapter_input_casts, speed_settings
+from harness.training._speed import (
+    checkpointing_kwargs,
+    no_adapter_input_casts,
+    partial_checkpointing,
+    speed_settings,
+)
 
 ADAPTER_META = "harness_adapter.json"
 
@@ -70,7 +75,11 @@ def adapter_cache_key(base_fp: str, recipe: Recipe, examples: list[dict[str, str
     return fingerprint_value(
         {
             "base": base_fp,
-            "recipe": recipe.model_dump(mode="json", exclude={"source"}),
+            # checkpoint_fraction changes only what is recomputed, not the result: it stays
+            # out of the key, so adapters cached before the field existed stay valid.
+            "recipe": recipe.model_dump(
+                mode="json", exclude={"source": True, "train": {"checkpoint_fraction"}}
+            ),
             "data": fingerprint_value(examples),
         }
     )
@@ -198,6 +207,7 @@ def train_lora(
     from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
     from trl import SFTConfig, SFTTrainer
 
+    from harness.training._fused_lora import fused_lora
     from harness.training._monitor import TrainingMonitor, peak_memory_mb
 
     t = recipe.train
@@ -282,6 +292,13 @@ def train_lora(
             **(checkpointing_kwargs() if t.gradient_checkpointing else {}),
             **_eval_kwargs(t, has_eval),
         )
+        # On CUDA only: with checkpointing, recompute just a share of the layers (the CPU path
+        # stays exactly as it was; the default evidence is trained there).
+        partial = (
+            [partial_checkpointing(t.checkpoint_fraction)]
+            if cuda and t.gradient_checkpointing and t.checkpoint_fraction < 1.0
+            else []
+        )
         trainer = SFTTrainer(
             model=model,
             args=args,
@@ -289,7 +306,7 @@ def train_lora(
             eval_dataset=Dataset.from_list(val_rows) if has_eval else None,
             processing_class=tok,
             peft_config=peft_cfg,
-            callbacks=[monitor, *stoppers, *callbacks],
+            callbacks=[monitor, *stoppers, *partial, *callbacks],
         )
         kept = len(trainer.train_dataset)  # type: ignore[arg-type]
         if kept == 0:
@@ -318,7 +335,9 @@ def train_lora(
             double_quant=recipe.quantization.double_quant,
         )
         start = time.perf_counter()
-        with no_adapter_input_casts(trainer.model, bf16):
+        # CUDA: the LoRA delta as one autograd Function that keeps no dropout copies
+        # (harness/training/_fused_lora.py); CPU trains through peft's own forward.
+        with no_adapter_input_casts(trainer.model, bf16), fused_lora(trainer.model, cuda):
             out = trainer.train()
         seconds = time.perf_counter() - start
         n_tokens = int(trainer.state.num_input_tokens_seen or 0)

@@ -66,3 +66,42 @@ def no_adapter_input_casts(model: Any, cuda: bool) -> Iterator[None]:
 
     with disable_input_dtype_casting(model):
         yield
+
+
+def checkpoint_some_layers(model: Any, fraction: float) -> int:
+    """Keep gradient checkpointing on only ``fraction`` of the decoder layers; returns how many.
+
+    Full checkpointing recomputes every layer in backward (a third more compute) to keep only
+    each layer's input; when memory allows some layers' activations, recomputing fewer is the
+    cheapest speed-up that computes the same gradients. The layers kept checkpointed
+    (``round(fraction * n)``, at least one) are spread evenly. Call after the Trainer has
+    switched checkpointing on: transformers marks each ``GradientCheckpointingLayer``.
+    """
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+    on = [layer for layer in layers if layer.gradient_checkpointing]
+    if not on or fraction >= 1.0:
+        return len(on)
+    keep = max(1, round(fraction * len(on)))
+    chosen = {(j * len(on)) // keep for j in range(keep)}
+    for i, layer in enumerate(on):
+        layer.gradient_checkpointing = i in chosen
+    return keep
+
+
+def partial_checkpointing(fraction: float) -> Any:
+    """A TrainerCallback applying ``checkpoint_some_layers`` once the Trainer has enabled
+    checkpointing (it does so in ``train()``, just before ``on_train_begin``)."""
+    from transformers import TrainerCallback
+
+    class _PartialCheckpointing(TrainerCallback):
+        def __init__(self) -> None:
+            self.checkpointed: int | None = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            model = kw.get("model")
+            if model is not None:
+                self.checkpointed = checkpoint_some_layers(model, fraction)
+
+    return _PartialCheckpointing()

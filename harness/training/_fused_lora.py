@@ -1,0 +1,292 @@
+"""The LoRA delta ``scaling * B(A(dropout(x)))`` as one autograd Function that keeps less.
+
+peft computes ``lora_B(lora_A(dropout(x)))`` with ordinary modules, so autograd keeps, for
+every adapted linear layer, a full copy of its input after dropout (for ``lora_A``'s weight
+gradient) and the dropout mask. With adapters on q, k, v, o, gate, up and down that is about
+40% of a llama layer's saved activations (bench/gpu_train.py, 1.1B llama on an H200), and the
+dropout kernels were 8.7% of GPU time. ``LoraDelta`` keeps only the layer input ``x`` (q, k
+and v share one, and the frozen path needs it anyway), the r-wide intermediate, and the state
+of the random generator, and regenerates the same mask in backward. The arithmetic is peft's,
+in the same dtypes, so a run computes the same function; only what is kept changes.
+
+``fused_lora(model, enabled)`` swaps the forward of each plain peft LoRA linear layer (16-bit
+and bitsandbytes 4-/8-bit bases) for one that uses it, and puts peft's forward back on exit.
+Layers it cannot reproduce exactly (DoRA and other variants, a LoRA bias, several active
+adapters, merged weights, forwards already wrapped by hooks) stay on peft's path; calls with
+extra arguments (``adapter_names`` routing) or with adapters disabled fall back per call.
+"""
+
+from __future__ import annotations
+
+import logging
+import types
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+log = logging.getLogger(__name__)
+
+
+def _generator(device: torch.device) -> torch.Generator | None:
+    """The default generator dropout draws from on ``device`` (None: keep the mask instead).
+
+    The global generator (not a private one) so that gradient checkpointing, which restores
+    the global states before recomputing a layer, replays the same mask in the recompute.
+    """
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        gen: torch.Generator = torch.cuda.default_generators[index]
+        return gen
+    if device.type == "cpu":
+        return torch.default_generator
+    return None
+
+
+def _dropout_with_state(x: Tensor, p: float, state: Tensor, gen: torch.Generator) -> Tensor:
+    """The mask ``native_dropout`` drew from ``state``, leaving the generator where it was."""
+    now = gen.get_state()
+    gen.set_state(state)
+    try:
+        _, mask = torch.native_dropout(x, p, True)
+    finally:
+        gen.set_state(now)
+    return mask
+
+
+class LoraDelta(torch.autograd.Function):
+    """``scaling * (dropout(x) @ A.T) @ B.T`` computed in ``dtype``; saves x, not dropout(x).
+
+    ``mask`` (bool, True = kept) fixes the dropout mask (tests, or devices whose generator
+    state cannot be replayed); otherwise ``p > 0`` draws one with ``torch.native_dropout``
+    and backward redraws it from the saved generator state. Gradients come back in each
+    input's own dtype, as autocast's casts would return them.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: Tensor,
+        weight_a: Tensor,
+        weight_b: Tensor,
+        scaling: float,
+        p: float,
+        mask: Tensor | None,
+        dtype: torch.dtype,
+    ) -> Tensor:
+        xc = x.to(dtype)
+        state: Tensor | None = None
+        if p > 0.0:
+            if mask is not None:
+                dropped = torch.ops.aten.native_dropout_backward(xc, mask, 1.0 / (1.0 - p))
+            else:
+                gen = _generator(x.device)
+                if gen is not None:
+                    state = gen.get_state()
+                dropped, drawn = torch.native_dropout(xc, p, True)
+                if gen is None:
+                    mask = drawn
+        else:
+            dropped = xc
+        h = F.linear(dropped, weight_a.to(dtype))
+        out = F.linear(h, weight_b.to(dtype)) * scaling
+        ctx.save_for_backward(x, weight_a, weight_b, h, mask)
+        ctx.scaling, ctx.p, ctx.dtype, ctx.state = scaling, p, dtype, state
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> tuple[Tensor | None, ...]:
+        x, weight_a, weight_b, h, mask = ctx.saved_tensors
+        p, dtype, scale = ctx.p, ctx.dtype, 1.0 / (1.0 - ctx.p) if ctx.p > 0.0 else 1.0
+        need_x, need_a, need_b = ctx.needs_input_grad[:3]
+        g = grads[0].to(dtype) * ctx.scaling
+        b = weight_b.to(dtype)
+        grad_b = None
+        if need_b:
+            grad_b = (g.reshape(-1, g.shape[-1]).t() @ h.reshape(-1, h.shape[-1])).to(
+                weight_b.dtype
+            )
+        if not (need_x or need_a):
+            return None, None, grad_b, None, None, None, None
+        g_h = g @ b
+        xc = x.to(dtype)
+        if p > 0.0 and mask is None:
+            gen = _generator(x.device)
+            assert gen is not None and ctx.state is not None
+            mask = _dropout_with_state(xc, p, ctx.state, gen)
+        grad_x = grad_a = None
+        if need_a:
+            dropped = torch.ops.aten.native_dropout_backward(xc, mask, scale) if p > 0.0 else xc
+            grad_a = (g_h.reshape(-1, g_h.shape[-1]).t() @ dropped.reshape(-1, x.shape[-1])).to(
+                weight_a.dtype
+            )
+        if need_x:
+            gx = g_h @ weight_a.to(dtype)
+            if p > 0.0:
+                gx = torch.ops.aten.native_dropout_backward(gx, mask, scale)
+            grad_x = gx.to(x.dtype)
+        return grad_x, grad_a, grad_b, None, None, None, None
+
+
+def lora_delta(
+    x: Tensor,
+    weight_a: Tensor,
+    weight_b: Tensor,
+    scaling: float,
+    p: float = 0.0,
+    mask: Tensor | None = None,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    """The LoRA delta of one adapter; ``dtype`` defaults to ``weight_a``'s."""
+    out: Tensor = LoraDelta.apply(
+        x, weight_a, weight_b, float(scaling), float(p), mask, dtype or weight_a.dtype
+    )
+    return out
+
+
+def _compute_dtype(layer: Any, x: Tensor, weight_a: Tensor) -> torch.dtype:
+    """The dtype peft's adapter matmuls run in: autocast's, else the adapter weights' dtype
+    (peft casts the input to it) unless input casting is switched off."""
+    device = x.device.type
+    if torch.is_autocast_enabled(device):
+        return torch.get_autocast_dtype(device)
+    if getattr(layer, "cast_input_dtype_enabled", True):
+        return weight_a.dtype
+    return x.dtype
+
+
+def _delta(layer: Any, x: Tensor) -> Tensor:
+    name = layer.active_adapters[0]
+    weight_a = layer.lora_A[name].weight
+    weight_b = layer.lora_B[name].weight
+    dropout = layer.lora_dropout[name]
+    p = float(dropout.p) if isinstance(dropout, nn.Dropout) and dropout.training else 0.0
+    dtype = _compute_dtype(layer, x, weight_a)
+    return lora_delta(x, weight_a, weight_b, layer.scaling[name], p, None, dtype)
+
+
+def _usable(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Extra arguments (``adapter_names`` routing), disabled adapters or merged weights: peft's
+    own forward handles the call."""
+    return not (args or kwargs or layer.disable_adapters or layer.merged)
+
+
+def _linear_forward(layer: Any, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """peft.tuners.lora.layer.Linear.forward for one vanilla adapter."""
+    original = layer._peft_forward
+    if not _usable(layer, args, kwargs):
+        out: Tensor = original(x, *args, **kwargs)
+        return out
+    result: Tensor = layer.base_layer(x)
+    result_dtype = result.dtype
+    return (result + _delta(layer, x)).to(result_dtype)
+
+
+def _bnb_forward(layer: Any, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """peft's bitsandbytes Linear4bit / Linear8bitLt forward for one vanilla adapter."""
+    original = layer._peft_forward
+    if not _usable(layer, args, kwargs):
+        out: Tensor = original(x, *args, **kwargs)
+        return out
+    result: Tensor = layer.base_layer(x)
+    delta = _delta(layer, x)
+    if not torch.is_autocast_enabled():  # peft's test: CUDA autocast
+        delta = delta.to(result.dtype)
+    # peft clones the 4-bit output before its out-of-place add; the add below makes a new
+    # tensor all the same, so the clone would only cost a copy.
+    return result + delta
+
+
+def _forwards() -> dict[type, Callable[..., Tensor]]:
+    from peft.tuners.lora.layer import Linear
+
+    out: dict[type, Callable[..., Tensor]] = {Linear: _linear_forward}
+    try:
+        from peft.tuners.lora import bnb
+    except ImportError:  # bitsandbytes missing
+        return out
+    for name in ("Linear4bit", "Linear8bitLt"):
+        cls = getattr(bnb, name, None)
+        if cls is not None:
+            out[cls] = _bnb_forward
+    return out
+
+
+def _why_not(layer: Any) -> str | None:
+    """Why ``layer`` must stay on peft's path, or None if the fused forward reproduces it."""
+    if "forward" in vars(layer):
+        return "forward already wrapped"
+    active = list(layer.active_adapters)
+    if len(active) != 1 or active[0] not in layer.lora_A:
+        return "not exactly one active adapter"
+    name = active[0]
+    if name in getattr(layer, "lora_variant", {}) or getattr(layer, "use_dora", {}).get(name):
+        return "DoRA or another LoRA variant"
+    a, b = layer.lora_A[name], layer.lora_B[name]
+    if type(a) is not nn.Linear or type(b) is not nn.Linear:
+        return "adapter factors are not plain Linear"
+    if a.bias is not None or b.bias is not None:
+        return "LoRA bias"
+    if not isinstance(layer.lora_dropout[name], nn.Dropout | nn.Identity):
+        return "custom dropout module"
+    if layer.merged:
+        return "merged weights"
+    return None
+
+
+@dataclass
+class FusedReport:
+    """How many LoRA layers run fused, and why the others do not."""
+
+    fused: int = 0
+    left: Counter[str] = field(default_factory=Counter)
+
+
+@contextmanager
+def fused_lora(model: Any, enabled: bool) -> Iterator[FusedReport]:
+    """Run every LoRA linear layer of ``model`` it can reproduce through ``LoraDelta``.
+
+    Disabled (``enabled=False``, e.g. training on CPU, whose evidence must stay bit-for-bit
+    what peft computes) it changes nothing. On exit each swapped layer gets peft's forward
+    back.
+    """
+    report = FusedReport()
+    if not enabled:
+        yield report
+        return
+    from peft.tuners.lora.layer import LoraLayer
+
+    forwards = _forwards()
+    swapped: list[nn.Module] = []
+    try:
+        for module in model.modules():
+            fused = forwards.get(type(module))
+            if fused is None:
+                if isinstance(module, LoraLayer):
+                    report.left[f"{type(module).__name__} layer"] += 1
+                continue
+            why = _why_not(module)
+            if why is not None:
+                report.left[why] += 1
+                continue
+            module._peft_forward = module.forward
+            module.forward = types.MethodType(fused, module)
+            swapped.append(module)
+        report.fused = len(swapped)
+        if report.left:
+            log.info(
+                "fused LoRA: %d layers fused, %d left on peft's path (%s)",
+                report.fused,
+                sum(report.left.values()),
+                ", ".join(f"{n} {why}" for why, n in report.left.items()),
+            )
+        yield report
+    finally:
+        for module in swapped:
+            del module.forward
+            del module._peft_forward

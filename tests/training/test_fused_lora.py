@@ -1,0 +1,260 @@
+"""The fused LoRA delta computes what peft computes, keeps less, and is used on CUDA only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from peft import LoraConfig, get_peft_model
+from peft.tuners.lora.layer import Linear as LoraLinear
+from torch import nn
+
+from harness.training._fused_lora import LoraDelta, fused_lora, lora_delta
+
+
+class _Two(nn.Module):
+    """Two linear layers with a non-linearity: adapters on both, gradients through both."""
+
+    def __init__(self, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.q = nn.Linear(16, 24, dtype=dtype)
+        self.v = nn.Linear(24, 8, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.v(torch.relu(self.q(x)))
+
+
+def _peft(p: float, dtype: torch.dtype = torch.float32, **kw: Any) -> Any:
+    torch.manual_seed(0)
+    model = get_peft_model(
+        _Two(dtype), LoraConfig(r=4, lora_alpha=8, lora_dropout=p, target_modules=["q", "v"], **kw)
+    )
+    for name, param in model.named_parameters():
+        if "lora_B" in name:  # peft starts B at zero; a zero delta would test nothing
+            nn.init.normal_(param)
+    return model
+
+
+def _run(model: Any, fused: bool, seed: int = 1) -> tuple[torch.Tensor, ...]:
+    x = torch.randn(2, 3, 5, 16, generator=torch.Generator().manual_seed(7)).requires_grad_()
+    model.zero_grad()
+    with fused_lora(model, fused) as report:
+        torch.manual_seed(seed)
+        y = model(x)
+        y.square().sum().backward()
+    assert report.fused == (2 if fused else 0)
+    grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    assert len(grads) == 4  # A and B of both layers
+    assert x.grad is not None
+    return (y.detach(), x.grad, *grads)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3])
+def test_fused_forward_and_gradients_equal_peft(p: float) -> None:
+    # p > 0: the same seed gives native_dropout the same mask peft's nn.Dropout draws.
+    model = _peft(p)
+    for ref, got in zip(_run(model, False), _run(model, True), strict=True):
+        torch.testing.assert_close(got, ref, atol=1e-6, rtol=0)
+
+
+def test_eval_mode_has_no_dropout() -> None:
+    model = _peft(0.5).eval()
+    a, b = _run(model, True, seed=1), _run(model, True, seed=2)
+    torch.testing.assert_close(a[0], b[0], atol=0, rtol=0)
+    torch.testing.assert_close(a[0], _run(model, False)[0], atol=1e-6, rtol=0)
+
+
+def test_bf16_autocast_matches_peft_without_input_casts() -> None:
+    # The CUDA path: bf16 base, fp32 adapter weights, autocast, peft's input casts switched
+    # off; here on CPU autocast. Gradients come back in the weights' fp32.
+    from peft.helpers import disable_input_dtype_casting
+
+    model = _peft(0.0, torch.bfloat16)
+
+    def run(fused: bool) -> list[torch.Tensor]:
+        x = torch.randn(4, 16, generator=torch.Generator().manual_seed(3)).bfloat16()
+        x.requires_grad_()
+        model.zero_grad()
+        with (
+            disable_input_dtype_casting(model),
+            fused_lora(model, fused),
+            torch.autocast("cpu", dtype=torch.bfloat16),
+        ):
+            y = model(x)
+            y.float().square().sum().backward()
+        assert x.grad is not None
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        assert all(g.dtype == torch.float32 for g in grads)
+        return [y, x.grad, *grads]
+
+    for ref, got in zip(run(False), run(True), strict=True):
+        assert got.dtype == ref.dtype
+        torch.testing.assert_close(got, ref, atol=0, rtol=0)
+
+
+def _reference(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, s: float, p: float, mask: Any):
+    dropped = x * mask / (1 - p) if mask is not None else x
+    return F.linear(F.linear(dropped, a), b) * s
+
+
+def _leaves(seed: int = 0, dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    shapes = [(2, 3, 6), (3, 6), (5, 3)]
+    return [torch.randn(*s, generator=g, dtype=dtype).requires_grad_() for s in shapes]
+
+
+def _grads(fn: Any, leaves: list[torch.Tensor]) -> list[torch.Tensor]:
+    out = fn(*leaves)
+    return [out.detach(), *torch.autograd.grad(out.square().sum(), leaves)]
+
+
+def test_explicit_mask_matches_the_dropout_formula() -> None:
+    p = 0.4
+    leaves = _leaves()
+    mask = torch.rand(2, 3, 6, generator=torch.Generator().manual_seed(1)) >= p
+    ref = _grads(lambda x, a, b: _reference(x, a, b, 2.0, p, mask), leaves)
+    got = _grads(lambda x, a, b: lora_delta(x, a, b, 2.0, p, mask), leaves)
+    for r, g in zip(ref, got, strict=True):  # x*m/(1-p) against x*m*(1/(1-p)): last-bit rounding
+        torch.testing.assert_close(g, r, atol=1e-6, rtol=1e-5)
+
+
+def test_backward_regenerates_the_forward_mask() -> None:
+    # No mask kept: backward redraws it from the generator state saved in forward, so the
+    # gradients are those of the mask native_dropout drew in forward, whatever ran between.
+    p = 0.5
+    leaves = _leaves()
+    torch.manual_seed(5)
+    _, drawn = torch.native_dropout(leaves[0].detach(), p, True)
+    ref = _grads(lambda x, a, b: lora_delta(x, a, b, 2.0, p, drawn), leaves)
+    torch.manual_seed(5)
+    out = lora_delta(*leaves, 2.0, p)
+    torch.rand(1000)  # the generator moves on before backward
+    got = [out.detach(), *torch.autograd.grad(out.square().sum(), leaves)]
+    for r, g in zip(ref, got, strict=True):
+        torch.testing.assert_close(g, r, atol=1e-6, rtol=0)
+
+
+def test_checkpoint_recompute_replays_the_same_mask() -> None:
+    from torch.utils.checkpoint import checkpoint
+
+    p = 0.5
+    leaves = _leaves()
+
+    def plain(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return lora_delta(x, a, b, 2.0, p)
+
+    def ckpt(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = checkpoint(plain, x, a, b, use_reentrant=False)
+        return out
+
+    torch.manual_seed(9)
+    ref = _grads(plain, leaves)
+    torch.manual_seed(9)
+    got = _grads(ckpt, leaves)
+    for r, g in zip(ref, got, strict=True):
+        torch.testing.assert_close(g, r, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3])
+def test_gradcheck_float64(p: float) -> None:
+    leaves = _leaves(dtype=torch.float64)
+    mask = (torch.rand(2, 3, 6, generator=torch.Generator().manual_seed(2)) >= p) if p else None
+    assert torch.autograd.gradcheck(
+        lambda x, a, b: LoraDelta.apply(x, a, b, 1.5, p, mask, torch.float64), leaves
+    )
+
+
+def test_context_manager_restores_peft_forwards() -> None:
+    model = _peft(0.1)
+    layers = [m for m in model.modules() if isinstance(m, LoraLinear)]
+    with fused_lora(model, True) as report:
+        assert report.fused == 2 and not report.left
+        assert all("forward" in vars(m) for m in layers)
+    assert all("forward" not in vars(m) and "_peft_forward" not in vars(m) for m in layers)
+    assert all(type(m).forward is LoraLinear.forward for m in layers)
+
+
+def test_disabled_changes_nothing() -> None:
+    model = _peft(0.1)
+    with fused_lora(model, False) as report:
+        assert report.fused == 0
+        assert not any("forward" in vars(m) for m in model.modules())
+
+
+def test_dora_layers_stay_on_peft_path() -> None:
+    model = _peft(0.0, use_dora=True)
+    with fused_lora(model, True) as report:
+        assert report.fused == 0
+        assert report.left == {"DoRA or another LoRA variant": 2}
+
+
+def test_disabled_adapter_falls_back_per_call() -> None:
+    model = _peft(0.0)
+    x = torch.randn(3, 16)
+    with torch.no_grad():
+        with model.disable_adapter():
+            base = model(x)
+        with fused_lora(model, True), model.disable_adapter():
+            got = model(x)
+    torch.testing.assert_close(got, base, atol=0, rtol=0)
+
+
+def test_bnb_4bit_layer_fused_equals_peft(tiny_model_dir_64: Path) -> None:
+    from peft.tuners.lora.bnb import Linear4bit
+    from transformers import AutoModelForCausalLM
+
+    from harness.models._quant import bnb_config
+
+    base = AutoModelForCausalLM.from_pretrained(
+        str(tiny_model_dir_64), quantization_config=bnb_config("nf4", "float32")
+    )
+    torch.manual_seed(0)
+    model = get_peft_model(
+        base, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear")
+    )
+    for name, param in model.named_parameters():
+        if "lora_B" in name:
+            nn.init.normal_(param, std=0.1)
+    n_4bit = sum(isinstance(m, Linear4bit) for m in model.modules())
+    assert n_4bit > 0
+    ids = torch.tensor([[5, 9, 13, 40, 7, 3]])
+
+    def run(fused: bool) -> list[torch.Tensor]:
+        model.zero_grad()
+        with fused_lora(model, fused) as report:
+            logits = model(input_ids=ids).logits
+            logits.square().mean().backward()
+        assert report.fused == (n_4bit if fused else 0)
+        return [logits.detach(), *(p.grad for p in model.parameters() if p.grad is not None)]
+
+    ref, got = run(False), run(True)
+    assert len(ref) == len(got) == 1 + 2 * n_4bit
+    for r, g in zip(ref, got, strict=True):
+        torch.testing.assert_close(g, r, atol=1e-6, rtol=1e-5)
+
+
+def test_train_lora_on_cpu_keeps_peft_forward(tiny_model_dir: Path, isolated_env: Path) -> None:
+    # The default evidence is trained on CPU: its adapters must stay bit-for-bit peft's.
+    from transformers import TrainerCallback
+
+    from harness.config import load_recipe, load_suite
+    from harness.engine import training_examples
+    from harness.training import train_lora
+    from tests.conftest import write_tiny_experiment
+
+    seen: list[int] = []
+
+    class _Watch(TrainerCallback):
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            lora = [m for m in kw["model"].modules() if isinstance(m, LoraLinear)]
+            assert lora
+            seen.append(sum("forward" in vars(m) for m in lora))
+
+    exp = write_tiny_experiment(isolated_env / "p", tiny_model_dir, max_steps=2)
+    recipe = load_recipe(exp.parent / "training" / "lora.yaml")
+    examples = training_examples(load_suite(recipe.data.suite))
+    train_lora(tiny_model_dir, "fp", recipe, examples, isolated_env / "a", callbacks=[_Watch()])
+    assert seen and not any(seen)

@@ -1,0 +1,126 @@
+"""Partial gradient checkpointing: the recipe field, and which layers really recompute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.config import ConfigError, Recipe, load_recipe
+from harness.training._speed import checkpoint_some_layers, partial_checkpointing
+
+SUITE = Path(__file__).resolve().parents[2] / "suites" / "ticket_routing" / "ticket_routing.yaml"
+
+
+def _llama(layers: int) -> Any:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        vocab_size=64,
+    )
+    model = LlamaForCausalLM(cfg)
+    model.train()
+    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    return model
+
+
+def _mlp_calls(model: Any) -> list[int]:
+    """Forward + backward once; how often each decoder layer's MLP ran (2 = recomputed)."""
+    import torch
+
+    calls = [0] * len(model.model.layers)
+
+    def counting(i: int, forward: Any) -> Any:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            calls[i] += 1
+            return forward(*args, **kwargs)
+
+        return wrapped
+
+    # A wrapped forward, not a forward hook: module hooks do not fire in the recompute.
+    for i, layer in enumerate(model.model.layers):
+        layer.mlp.forward = counting(i, layer.mlp.forward)
+    ids = torch.tensor([[1, 2, 3, 4, 5]])
+    model(input_ids=ids, labels=ids).loss.backward()
+    return calls
+
+
+@pytest.mark.parametrize(("fraction", "expected"), [(1.0, 5), (0.4, 2), (0.5, 2), (0.01, 1)])
+def test_fraction_of_layers_recompute(fraction: float, expected: int) -> None:
+    model = _llama(5)
+    assert checkpoint_some_layers(model, fraction) == expected
+    assert sum(layer.gradient_checkpointing for layer in model.model.layers) == expected
+    calls = _mlp_calls(model)
+    assert sorted(calls) == [1] * (5 - expected) + [2] * expected
+
+
+def test_layers_are_spread_evenly() -> None:
+    model = _llama(6)
+    checkpoint_some_layers(model, 0.5)
+    assert [layer.gradient_checkpointing for layer in model.model.layers] == [
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+    ]
+
+
+def test_nothing_changes_without_checkpointing() -> None:
+    model = _llama(4)
+    model.activation_checkpointing_disable()
+    assert checkpoint_some_layers(model, 0.5) == 0
+    assert not any(layer.gradient_checkpointing for layer in model.model.layers)
+
+
+def test_callback_applies_the_fraction_at_train_begin() -> None:
+    model = _llama(4)
+    cb = partial_checkpointing(0.25)
+    cb.on_train_begin(None, None, None, model=model)
+    assert cb.checkpointed == 1
+    assert sorted(_mlp_calls(model)) == [1, 1, 1, 2]
+
+
+def _write(tmp_path: Path, train: str) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(f"name: r\ndata:\n  suite: {SUITE}\ntrain:\n{train}", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("bad", ["0", "-0.5", "1.5"])
+def test_recipe_rejects_fraction_outside_0_1(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_recipe(_write(tmp_path, f"  checkpoint_fraction: {bad}\n"))
+    assert e.value.field == "train.checkpoint_fraction"
+
+
+def test_recipe_accepts_a_fraction_and_defaults_to_all(tmp_path: Path) -> None:
+    recipe = load_recipe(_write(tmp_path, "  checkpoint_fraction: 0.4\n"))
+    assert recipe.train.checkpoint_fraction == 0.4
+    assert load_recipe(_write(tmp_path, "  seed: 0\n")).train.checkpoint_fraction == 1.0
+
+
+def test_fraction_leaves_the_adapter_cache_key_alone() -> None:
+    # It changes only what is recomputed; adapters cached before the field existed stay valid.
+    from harness.training import adapter_cache_key
+
+    base = Recipe.model_validate({"name": "r", "data": {"suite": str(SUITE)}})
+    part = Recipe.model_validate(
+        {"name": "r", "data": {"suite": str(SUITE)}, "train": {"checkpoint_fraction": 0.3}}
+    )
+    rows = [{"prompt": "a", "completion": "b"}]
+    assert adapter_cache_key("fp", base, rows) == adapter_cache_key("fp", part, rows)
+    dumped = base.model_dump(
+        mode="json", exclude={"source": True, "train": {"checkpoint_fraction"}}
+    )
+    assert "checkpoint_fraction" not in dumped["train"]
+    assert "checkpoint_fraction" in base.model_dump(mode="json")["train"]
