@@ -30,6 +30,7 @@ from harness.training._speed import (
     no_adapter_input_casts,
     partial_checkpointing,
     speed_settings,
+    use_fused_lora,
 )
 
 ADAPTER_META = "harness_adapter.json"
@@ -335,9 +336,10 @@ def train_lora(
             double_quant=recipe.quantization.double_quant,
         )
         start = time.perf_counter()
-        # CUDA: the LoRA delta as one autograd Function that keeps no dropout copies
-        # (harness/training/_fused_lora.py); CPU trains through peft's own forward.
-        with no_adapter_input_casts(trainer.model, bf16), fused_lora(trainer.model, cuda):
+        # QLoRA on CUDA: the LoRA delta as one autograd Function that keeps no dropout copies
+        # (harness/training/_fused_lora.py, use_fused_lora); otherwise peft's own forward.
+        fuse = use_fused_lora(cuda, recipe.method == "qlora")
+        with no_adapter_input_casts(trainer.model, bf16), fused_lora(trainer.model, fuse):
             out = trainer.train()
         seconds = time.perf_counter() - start
         n_tokens = int(trainer.state.num_input_tokens_seen or 0)
