@@ -27,7 +27,6 @@ VariantResults = dict[str, list["ItemResult"]]
 OFFLINE_DEFAULTS = {
     "HF_HUB_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
-    "TOKENIZERS_PARALLELISM": "false",
 }
 
 
