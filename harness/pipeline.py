@@ -160,6 +160,7 @@ def _suite_summary(
         "fingerprint": suite.fingerprint,
         "n_items": n,
         "metric": suite.metric,
+        "higher_is_better": suite.higher_is_better,
         "path": str(suite.path),
         "scores": scores,
         "capabilities": caps,

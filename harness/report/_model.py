@@ -126,18 +126,21 @@ class CapabilityView:
     name: str
     cells: tuple[ScoreCell, ...]
     failed_variants: frozenset[str]
+    higher_is_better: bool = True
 
     def flag(self, cell: ScoreCell) -> str:
-        """Return "fail" if a gate check on this capability failed, "drop" for any decrease.
+        """Return "fail" if a gate check on this capability failed, "drop" for any change
+        for the worse (a decrease, or an increase of a lower-is-better metric such as bits
+        per byte).
 
-        Any drop is flagged, not only those past the margin, because a reviewer should
+        Any such change is flagged, not only those past the margin, because a reviewer should
         see small regressions that the CI still tolerates.
         """
         if cell.is_baseline:
             return ""
         if cell.variant in self.failed_variants:
             return "fail"
-        if cell.delta is not None and cell.delta < 0:
+        if cell.delta is not None and (cell.delta < 0) == self.higher_is_better and cell.delta:
             return "drop"
         return ""
 
@@ -342,7 +345,11 @@ def build_view(summary: Summary) -> ReportView:
             )
             capabilities.append(
                 CapabilityView(
-                    str(cap_name), _cells(_mapping(cap_scores), cap_names, baseline), failed
+                    str(cap_name),
+                    _cells(_mapping(cap_scores), cap_names, baseline),
+                    failed,
+                    # summaries written before the field existed were all higher-is-better
+                    higher_is_better=raw.get("higher_is_better") is not False,
                 )
             )
         suites.append(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -100,3 +101,27 @@ def test_rendering_ignores_dict_key_order(nogo_summary: dict[str, Any]) -> None:
     safe = json_safe(nogo_summary)
     resorted = json.loads(json.dumps(safe, sort_keys=True))
     assert render_markdown(safe) == render_markdown(resorted)
+
+
+def test_a_lower_is_better_capability_is_flagged_when_it_rises(
+    go_summary: dict[str, Any],
+) -> None:
+    from harness.report._model import build_view
+
+    s = copy.deepcopy(go_summary)
+    general = next(x for x in s["suites"] if x["capabilities"])
+    cap = sorted(general["capabilities"])[0]
+    base = general["capabilities"][cap]["base"]
+    general["capabilities"][cap]["lora"] = base - 0.05  # fewer bits per byte: better
+    view = build_view(s)
+
+    def flag(summary_view: Any) -> str:
+        suite = next(x for x in summary_view.suites if x.name == general["name"])
+        row = next(c for c in suite.capabilities if c.name == cap)
+        return str(row.flag(next(c for c in row.cells if c.variant == "lora")))
+
+    assert flag(view) == "drop"  # summaries without the field: higher is better
+    general["higher_is_better"] = False
+    assert flag(build_view(s)) == ""
+    general["capabilities"][cap]["lora"] = base + 0.05
+    assert flag(build_view(s)) == "drop"
