@@ -14,17 +14,29 @@ from harness.models._load import LoadedBase, resolve_base_dir, torch_dtype
 
 
 def bnb_config(
-    quantization: str, compute_dtype: str = "bfloat16", double_quant: bool = True
+    quantization: str,
+    compute_dtype: str = "bfloat16",
+    double_quant: bool = True,
+    quant_storage: str | None = None,
 ) -> Any:
-    """A transformers ``BitsAndBytesConfig`` for 'nf4', 'fp4' or 'int8'."""
+    """A transformers ``BitsAndBytesConfig`` for 'nf4', 'fp4' or 'int8'.
+
+    ``quant_storage`` packs the 4-bit weights into tensors of that float dtype instead of
+    uint8: FSDP shards only parameters of one float dtype, so QLoRA under FSDP needs it equal
+    to the compute dtype (bitsandbytes' FSDP-QLoRA guide).
+    """
     from transformers import BitsAndBytesConfig
 
     if quantization in ("nf4", "fp4"):
+        extra: dict[str, Any] = {}
+        if quant_storage is not None:
+            extra["bnb_4bit_quant_storage"] = torch_dtype(quant_storage)
         return BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type=quantization,
             bnb_4bit_use_double_quant=double_quant,
             bnb_4bit_compute_dtype=torch_dtype(compute_dtype),
+            **extra,
         )
     if quantization == "int8":
         return BitsAndBytesConfig(load_in_8bit=True)

@@ -107,6 +107,12 @@ def _warmup_kwargs(config_cls: Any, ratio: float) -> dict[str, Any]:
     return {"warmup_steps": ratio}
 
 
+def fsdp_enabled() -> bool:
+    """Whether this process was started by ``accelerate launch`` with an FSDP config (it
+    exports ``ACCELERATE_USE_FSDP``; the Trainer reads the same variable)."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "false").strip().lower() in ("1", "true", "yes")
+
+
 def _n_weights(param: Any) -> int:
     """Weights a parameter stands for: a 4-bit tensor packs two per stored element, so its
     ``numel`` would halve the base and inflate QLoRA's trainable percentage."""
@@ -226,9 +232,13 @@ def train_lora(
             # bitsandbytes puts the 4-bit base on the current CUDA device, which is cuda:0 in
             # every process until the Trainer sets it: under DDP each needs its own GPU.
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        # Under FSDP the packed 4-bit weights must be of the compute dtype to be sharded.
+        storage = q.compute_dtype if fsdp_enabled() else None
         model = AutoModelForCausalLM.from_pretrained(
             str(base_dir),
-            quantization_config=bnb_config(q.quant_type, q.compute_dtype, q.double_quant),
+            quantization_config=bnb_config(
+                q.quant_type, q.compute_dtype, q.double_quant, quant_storage=storage
+            ),
             dtype=torch_dtype(q.compute_dtype),
             use_safetensors=True,
         )

@@ -52,3 +52,32 @@ def test_weights_of_a_4bit_base_are_counted_unpacked(tiny_model_dir_64: Path) ->
     )
     assert sum(_n_weights(p) for p in q.parameters()) == sum(p.numel() for p in plain.parameters())
     assert sum(p.numel() for p in q.parameters()) < sum(p.numel() for p in plain.parameters())
+
+
+def test_fsdp_launch_stores_4bit_weights_in_the_compute_dtype(
+    tiny_model_dir_64: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FSDP shards parameters of one float dtype only: QLoRA under accelerate's FSDP needs the
+    # packed 4-bit weights stored as the compute dtype, and adapters must still learn on them.
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from harness.models._quant import bnb_config
+    from harness.training._sft import fsdp_enabled
+
+    assert not fsdp_enabled()
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    assert fsdp_enabled()
+    assert bnb_config("nf4", "bfloat16").bnb_4bit_quant_storage == torch.uint8
+    cfg = bnb_config("nf4", "bfloat16", quant_storage="bfloat16")
+    model = AutoModelForCausalLM.from_pretrained(
+        str(tiny_model_dir_64), quantization_config=cfg, dtype=torch.bfloat16
+    )
+    packed = model.model.layers[0].mlp.down_proj.weight
+    assert packed.dtype == torch.bfloat16
+    lora = get_peft_model(model, LoraConfig(r=4, target_modules="all-linear"))
+    ids = torch.randint(3, 100, (2, 12))
+    lora(input_ids=ids, labels=ids).loss.backward()
+    grads = [p.grad for n, p in lora.named_parameters() if "lora_A" in n or "lora_B" in n]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
