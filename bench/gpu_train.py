@@ -26,8 +26,9 @@ only with BENCH_FUSED=1. On CPU every ours-* config fuses with --tiny, to exerci
 Knobs (environment, ours-* only): BENCH_MICRO=rows per micro-batch (accumulation keeps the
 effective batch), BENCH_CKPT_FRACTION=share of layers checkpointed (-5g configs),
 BENCH_NO_CKPT=1, BENCH_FUSED=1 / BENCH_NO_FUSED=1 (force the fused delta / peft's forward),
-BENCH_NO_LIGER=1, BENCH_SAC=1 (trl's selective checkpointing: attention outputs saved, not
-recomputed), BENCH_LORA_DROPOUT, BENCH_PROFILE=1.
+BENCH_NO_TRIM=1 (keep the Trainer's per-step model walks), BENCH_NO_LIGER=1, BENCH_SAC=1
+(trl's selective checkpointing: attention outputs saved, not recomputed), BENCH_LORA_DROPOUT,
+BENCH_PROFILE=1. The ours-* configs of session 3's measurements ran without the step trim.
 
 Run on a GPU:   python bench/gpu_train.py --steps 12
 Smoke on CPU:   python bench/gpu_train.py --tiny --steps 2 --warmup 1 \
@@ -212,6 +213,7 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
         no_adapter_input_casts,
         partial_checkpointing,
         speed_settings,
+        trim_step_overhead,
         use_fused_lora,
     )
 
@@ -300,6 +302,8 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
         peft_config=lora_config(),
         callbacks=[_Clock(), *extra],
     )
+    if not seed and not os.environ.get("BENCH_NO_TRIM"):
+        trim_step_overhead(trainer)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     _sync()

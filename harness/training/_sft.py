@@ -30,6 +30,7 @@ from harness.training._speed import (
     no_adapter_input_casts,
     partial_checkpointing,
     speed_settings,
+    trim_step_overhead,
     use_fused_lora,
 )
 
@@ -319,6 +320,7 @@ def train_lora(
             peft_config=peft_cfg,
             callbacks=[monitor, *stoppers, *partial, *callbacks],
         )
+        trim_step_overhead(trainer)  # two whole-model walks per micro-step; same results
         kept = len(trainer.train_dataset)  # type: ignore[arg-type]
         if kept == 0:
             raise TrainingFailed(
