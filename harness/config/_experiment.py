@@ -128,6 +128,14 @@ def load_experiment(path: Path) -> Experiment:
             f"suite names repeat: {sorted(dupes)}",
             "give each suite a distinct task name",
         )
+    unknown = sorted(set(exp.gate.suites) - set(names))
+    if unknown:
+        raise ConfigError(
+            path,
+            f"gate.suites.{unknown[0]}",
+            f"'{unknown[0]}' is not the name of a suite of this experiment",
+            f"use one of {sorted(names)} (a suite's name is its task name)",
+        )
     if not any(s.kind == "task" for s in suites) and not any(s.kind == "general" for s in suites):
         raise ConfigError(path, "suites", "no task or general suite", "add at least one suite")
     candidates: list[CandidateSpec] = []

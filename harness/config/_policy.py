@@ -14,6 +14,27 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+MarginName = Literal["min_gain", "forgetting_margin", "capability_margin", "quantization_margin"]
+
+
+class SuiteMargins(BaseModel):
+    """One suite's own margins, in its metric's units (BLEU and chrF run 0-100, bits per byte
+    has no upper end), overriding the policy's for that suite only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_gain: float | None = None
+    forgetting_margin: float | None = None
+    capability_margin: float | None = None
+    quantization_margin: float | None = None
+
+    @field_validator("min_gain", "forgetting_margin", "capability_margin", "quantization_margin")
+    @classmethod
+    def _finite_non_negative(cls, v: float | None) -> float | None:
+        if v is not None and (math.isnan(v) or math.isinf(v) or v < 0):
+            raise ValueError("must be a finite number >= 0, in the suite's metric units")
+        return v
+
 
 class GatePolicy(BaseModel):
     """Thresholds for every check of a gate run."""
@@ -48,8 +69,19 @@ class GatePolicy(BaseModel):
     require_change: bool = Field(
         True, description="not_a_noop: fail a candidate whose outputs equal the base's."
     )
+    suites: dict[str, SuiteMargins] = Field(
+        default_factory=dict,
+        description="Per-suite margins by suite name, in that suite's metric units "
+        "(e.g. BLEU points); a suite not listed uses the margins above.",
+    )
     bootstrap_resamples: int = Field(10_000, ge=1_000, le=1_000_000)
     seed: int = 0
+
+    def margin(self, name: MarginName, suite: str) -> float:
+        """The margin ``name`` for ``suite``: its own override, else the policy's."""
+        own = self.suites.get(suite)
+        value = getattr(own, name) if own is not None else None
+        return float(getattr(self, name) if value is None else value)
 
     @field_validator("alpha")
     @classmethod
@@ -70,5 +102,8 @@ class GatePolicy(BaseModel):
         if math.isnan(v) or math.isinf(v):
             raise ValueError("must be a finite number")
         if not 0.0 <= v <= 1.0:
-            raise ValueError("must be between 0 and 1 (metrics are fractions, not percent)")
+            raise ValueError(
+                "must be between 0 and 1 (metrics are fractions, not percent); for a suite "
+                "in other units (BLEU 0-100, bits per byte) set gate.suites.<suite>.<margin>"
+            )
         return v

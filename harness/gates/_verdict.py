@@ -64,7 +64,7 @@ def build_checks(
                         base=base,
                         cand=cand,
                         policy=policy,
-                        margin=policy.min_gain,
+                        margin=policy.margin("min_gain", suite.name),
                     )
                 )
                 continue
@@ -77,7 +77,7 @@ def build_checks(
                     base=base,
                     cand=cand,
                     policy=policy,
-                    margin=policy.forgetting_margin,
+                    margin=policy.margin("forgetting_margin", suite.name),
                 )
             )
             base_caps, cand_caps = _by_capability(base), _by_capability(cand)
@@ -92,7 +92,7 @@ def build_checks(
                             base=base_caps[cap],
                             cand=cand_caps.get(cap, []),
                             policy=policy,
-                            margin=policy.capability_margin,
+                            margin=policy.margin("capability_margin", suite.name),
                         )
                     )
     everything = {"base": baseline, **candidates}
@@ -107,7 +107,7 @@ def build_checks(
                     base=everything[reference][suite.name],
                     cand=everything[variant][suite.name],
                     policy=policy,
-                    margin=policy.quantization_margin,
+                    margin=policy.margin("quantization_margin", suite.name),
                     reference=reference,
                 )
             )
