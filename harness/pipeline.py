@@ -521,6 +521,7 @@ def run_gate(
                     for s in summary["suites"]
                 },
                 adapter_dir=Path(v["adapter"]) if v["adapter"] else None,
+                adapter_key=v["fingerprint"],
                 history=tr_json.get("history"),
                 val_curve=[tuple(x) for x in tr_json.get("val_loss_curve", [])],
             )

@@ -106,6 +106,9 @@ def _store_init_lock(uri: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+ADAPTER_KEY_TAG = "harness.adapter_key"
+
+
 class GateRunLog:
     """Handle on the parent run of a gate run."""
 
@@ -117,6 +120,9 @@ class GateRunLog:
         self.uri = uri
         self.experiment = experiment
         self.max_adapter_bytes = max_adapter_bytes
+        # variant run -> the run whose artifacts hold its adapter (itself, or an earlier run
+        # that logged the same adapter: a cached adapter is not copied again)
+        self._adapter_source: dict[str, str] = {}
 
     def log_params(self, params: dict[str, Any]) -> None:
         self._mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
@@ -140,6 +146,7 @@ class GateRunLog:
         adapter_dir: Path | None = None,
         history: list[dict[str, Any]] | None = None,
         val_curve: list[tuple[int, float]] | None = None,
+        adapter_key: str | None = None,
     ) -> str:
         """Log one variant as a nested child run; returns its run id.
 
@@ -148,7 +155,9 @@ class GateRunLog:
         ``adapter/`` (or by location when larger than ``max_adapter_bytes``). ``history`` is the
         training monitor's per-step record (loss, learning rate, gradient norm, tokens/s, peak
         memory), logged as step metrics so the MLflow UI draws each as a curve; ``val_curve``
-        the validation loss at each evaluation.
+        the validation loss at each evaluation. ``adapter_key`` (the variant fingerprint: base
+        weights, adapter files, quantisation) lets a later run that reuses a cached adapter
+        point at the run that already holds its files instead of copying them again.
         """
         with self._mlflow.start_run(run_name=name, nested=True) as child:
             self._mlflow.set_tags(
@@ -178,9 +187,36 @@ class GateRunLog:
                 self._mlflow.log_metrics(clean)
             for suite, columns in (tables or {}).items():
                 self._mlflow.log_table(data=columns, artifact_file=f"items/{suite}.json")
+            child_id = str(child.info.run_id)
             if adapter_dir is not None:
-                self._log_adapter(adapter_dir)
-            return str(child.info.run_id)
+                held_by = self._earlier_copy(adapter_key) if adapter_key else None
+                if held_by is not None:
+                    self._mlflow.set_tags(
+                        {
+                            ADAPTER_KEY_TAG: adapter_key,
+                            "harness.adapter_logged": "reused",
+                            "harness.adapter_run_id": held_by,
+                            "harness.adapter_location": str(adapter_dir.resolve()),
+                        }
+                    )
+                    self._adapter_source[child_id] = held_by
+                else:
+                    if adapter_key:
+                        self._mlflow.set_tag(ADAPTER_KEY_TAG, adapter_key)
+                    self._log_adapter(adapter_dir)
+            return child_id
+
+    def _earlier_copy(self, key: str) -> str | None:
+        """An earlier, still active run of this experiment holding these adapter files."""
+        found = self._mlflow.search_runs(
+            experiment_names=[self.experiment],
+            filter_string=(
+                f"tags.`{ADAPTER_KEY_TAG}` = '{key}' and tags.`harness.adapter_logged` = 'files'"
+            ),
+            max_results=1,
+            output_format="list",
+        )
+        return str(found[0].info.run_id) if found else None
 
     def _log_adapter(self, adapter_dir: Path) -> None:
         """Copy the adapter into the run, or record where it lives when it is too large."""
@@ -210,14 +246,15 @@ class GateRunLog:
     def register_adapter(
         self, candidate: str, variant_run_id: str, verdict: str, tags: dict[str, str]
     ) -> tuple[str, str]:
-        """Register the adapter logged on ``variant_run_id``; return (model name, version)."""
+        """Register the adapter logged for ``variant_run_id`` (on that run, or on the earlier
+        run holding the same files); return (model name, version)."""
         from mlflow.tracking import MlflowClient
 
         return register_adapter(
             MlflowClient(self.uri),
             self.experiment,
             candidate,
-            variant_run_id,
+            self._adapter_source.get(variant_run_id, variant_run_id),
             verdict,
             {**tags, "harness.gate_mlflow_run_id": self.run_id},
         )

@@ -37,6 +37,7 @@ def log_fake_gate_run(
     *,
     experiment: str = "exp",
     commit: str = "0123456789abcdef",
+    adapter_key: str | None = None,
 ) -> tuple[str, str]:
     """Log a gate run the way ``run_gate`` does, from made-up items; return (parent, child) ids.
 
@@ -64,6 +65,7 @@ def log_fake_gate_run(
             [(1, 2.0), (2, 1.5)],
             tables={"tickets": item_table("acc", base, cand)},
             adapter_dir=adapter_dir,
+            adapter_key=adapter_key,
         )
         if adapter_dir is not None:
             log.register_adapter("lora", child, verdict, {"harness.gate_run_id": run_name})

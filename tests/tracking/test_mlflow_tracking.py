@@ -164,3 +164,25 @@ def test_model_names_keep_only_characters_the_registry_accepts() -> None:
     from harness.tracking import registered_model_name
 
     assert registered_model_name("my exp/1", "lora:a") == "my-exp-1-lora-a"
+
+
+def test_a_reused_adapter_points_at_the_run_that_holds_its_files(
+    mlflow_store: str, adapter_dir: Path, tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(mlflow_store)
+    _, first = log_fake_gate_run("r1", "GO", 5, adapter_dir, adapter_key="fp-1")
+    _, second = log_fake_gate_run("r2", "GO", 5, adapter_dir, adapter_key="fp-1")
+    tags = client.get_run(second).data.tags
+    assert tags["harness.adapter_logged"] == "reused"
+    assert tags["harness.adapter_run_id"] == first
+    assert client.list_artifacts(second, "adapter") == []  # not copied a second time
+    # The second registered version still serves the adapter's files, from the first run.
+    versions = sorted(client.search_model_versions("name='exp-lora'"), key=lambda v: v.version)
+    assert [v.run_id for v in versions] == [first, first]
+    got = Path(client.download_artifacts(first, "adapter", str(tmp_path / "dl")))
+    assert (got / "adapter_model.safetensors").exists()
+    # Another adapter (another key) is copied again.
+    _, third = log_fake_gate_run("r3", "GO", 5, adapter_dir, adapter_key="fp-2")
+    assert client.get_run(third).data.tags["harness.adapter_logged"] == "files"
