@@ -20,6 +20,7 @@ k+1 while batch k runs, and reads all results in one transfer at the end.
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ import numpy as np
 import torch
 
 BASE_VARIANT = "__base__"  # peft's name for "no adapter" in a mixed-adapter batch
+# Decoders already warmed up in this process (a gate run builds one HarnessLM per variant on
+# the same shared model; only the first pays the warm-up).
+_WARMED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -339,6 +343,8 @@ class SharedContextScorer:
         full-budget batch (the allocator's peak) and ever smaller ones (the shapes of a
         suite's tail), each through the decoder and the head.
         """
+        if self.decoder in _WARMED:  # once per model and process: the costs are one-off
+            return
         width = self.row_tokens
         rows = max(1, min(self.batch_size, self.max_batch_tokens // width))
         while rows >= 1:
@@ -356,6 +362,7 @@ class SharedContextScorer:
             rows //= 4
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+        _WARMED.add(self.decoder)
 
     def score(
         self,

@@ -189,5 +189,12 @@ def test_warmup_changes_no_result(tiny) -> None:
     model, tok = tiny
     reqs = _random_requests(1)
     cold = SharedContextScorer(model, batch_size=8, max_batch_tokens=512).score(reqs)
+    calls: list[int] = []
+    hook = model.model.register_forward_pre_hook(lambda *_: calls.append(1))
     lm = HarnessLM(model, tok, batch_size=8, max_batch_tokens=512, device=None, warmup=True)
+    assert calls  # the dummy batches ran through the decoder
+    n = len(calls)
+    HarnessLM(model, tok, batch_size=8, max_batch_tokens=512, device=None, warmup=True)
+    assert len(calls) == n  # once per model and process
+    hook.remove()
     assert lm.scorer.score(reqs) == cold
