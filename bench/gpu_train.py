@@ -26,7 +26,8 @@ only with BENCH_FUSED=1. On CPU every ours-* config fuses with --tiny, to exerci
 Knobs (environment, ours-* only): BENCH_MICRO=rows per micro-batch (accumulation keeps the
 effective batch), BENCH_CKPT_FRACTION=share of layers checkpointed (-5g configs),
 BENCH_NO_CKPT=1, BENCH_FUSED=1 / BENCH_NO_FUSED=1 (force the fused delta / peft's forward),
-BENCH_NO_TRIM=1 (keep the Trainer's per-step model walks), BENCH_NO_LIGER=1, BENCH_SAC=1
+BENCH_NO_TRIM=1 (keep the Trainer's per-step model walks), BENCH_REENTRANT=1 (reentrant
+checkpointing: less host work per checkpointed layer), BENCH_NO_LIGER=1, BENCH_SAC=1
 (trl's selective checkpointing: attention outputs saved, not recomputed), BENCH_LORA_DROPOUT,
 BENCH_PROFILE=1. The ours-* configs of session 3's measurements ran without the step trim.
 
@@ -249,7 +250,7 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
             accum, batch = accum * batch // mb, mb
         if os.environ.get("BENCH_NO_CKPT"):
             kw["gradient_checkpointing"] = False
-        kw.update(checkpointing_kwargs())
+        kw.update(checkpointing_kwargs(reentrant=bool(os.environ.get("BENCH_REENTRANT"))))
         if os.environ.get("BENCH_SAC"):
             kw["gradient_checkpointing_kwargs"]["selective"] = True
         fraction = float(os.environ.get("BENCH_CKPT_FRACTION") or variant.get("fraction", 1.0))

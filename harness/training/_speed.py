@@ -43,10 +43,19 @@ def speed_settings(cuda: bool, quantized: bool, optim: str = "auto") -> dict[str
     return out
 
 
-def checkpointing_kwargs() -> dict[str, Any]:
-    """Non-reentrant checkpointing: gradients reach the adapters without forcing the frozen
-    (possibly 4-bit) embedding output to require grad."""
-    return {"gradient_checkpointing_kwargs": {"use_reentrant": False}}
+def checkpointing_kwargs(reentrant: bool = False) -> dict[str, Any]:
+    """Non-reentrant checkpointing by default: gradients reach the adapters without forcing the
+    frozen (possibly 4-bit) embedding output to require grad.
+
+    ``reentrant=True`` runs each checkpointed layer's first forward without building an
+    autograd graph and without a hook per saved tensor. On this CPU, with a 22-layer,
+    hidden-64 llama where compute is negligible (host work only), an optimizer step of two
+    checkpointed micro-steps took 306-322 ms reentrant against 405-422 ms non-reentrant, the
+    same gradients (tests/training/test_speed.py). A GPU step of the 1.1B llama was host-bound
+    (docs/benchmarks.md), so this may matter there; it has not been measured on a GPU yet
+    (``BENCH_REENTRANT=1`` in bench/gpu_train.py), so the harness keeps the default.
+    """
+    return {"gradient_checkpointing_kwargs": {"use_reentrant": reentrant}}
 
 
 @contextmanager
