@@ -42,12 +42,20 @@ def activation_bytes(
     batch_size: int,
     seq_len: int,
     gradient_checkpointing: bool = False,
+    checkpoint_fraction: float = 1.0,
 ) -> float:
-    """Activation memory kept for the backward pass (see the module docstring)."""
+    """Activation memory kept for the backward pass (see the module docstring).
+
+    With checkpointing, ``checkpoint_fraction`` of the layers (``round(fraction * layers)``,
+    at least one, as ``checkpoint_some_layers`` picks them) keep only their input; the others
+    keep everything.
+    """
     s, b, h = seq_len, batch_size, hidden_size
-    if gradient_checkpointing:
-        return 2.0 * s * b * h * n_layers
-    return s * b * h * (34.0 + 5.0 * n_heads * s / h) * n_layers
+    per_layer_full = s * b * h * (34.0 + 5.0 * n_heads * s / h)
+    if not gradient_checkpointing:
+        return per_layer_full * n_layers
+    kept = n_layers if checkpoint_fraction >= 1.0 else max(1, round(checkpoint_fraction * n_layers))
+    return 2.0 * s * b * h * kept + per_layer_full * (n_layers - kept)
 
 
 def estimate_memory(
@@ -61,6 +69,7 @@ def estimate_memory(
     batch_size: int = 1,
     seq_len: int = 256,
     gradient_checkpointing: bool = False,
+    checkpoint_fraction: float = 1.0,
     double_quant: bool = True,
 ) -> dict[str, float]:
     """Estimated training memory in MB for full fine-tuning, LoRA and QLoRA of this base.
@@ -78,6 +87,7 @@ def estimate_memory(
             batch_size=batch_size,
             seq_len=seq_len,
             gradient_checkpointing=gradient_checkpointing,
+            checkpoint_fraction=checkpoint_fraction,
         )
         if hidden_size and n_layers
         else 0.0
@@ -115,6 +125,7 @@ def estimate_for_model(
     batch_size: int,
     seq_len: int,
     gradient_checkpointing: bool,
+    checkpoint_fraction: float = 1.0,
     double_quant: bool = True,
 ) -> dict[str, float]:
     """``estimate_memory`` with the architecture sizes read from ``model.config``."""
@@ -129,5 +140,6 @@ def estimate_for_model(
         batch_size=batch_size,
         seq_len=seq_len,
         gradient_checkpointing=gradient_checkpointing,
+        checkpoint_fraction=checkpoint_fraction,
         double_quant=double_quant,
     )

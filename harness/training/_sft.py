@@ -345,6 +345,7 @@ def train_lora(
             batch_size=t.batch_size,
             seq_len=t.max_seq_len,
             gradient_checkpointing=t.gradient_checkpointing,
+            checkpoint_fraction=t.checkpoint_fraction if cuda else 1.0,  # CUDA only, as trained
             double_quant=recipe.quantization.double_quant,
         )
         start = time.perf_counter()

@@ -210,6 +210,19 @@ def test_memory_estimate_follows_the_documented_formula() -> None:
     assert acts["lora"] > ckpt["lora"] > est["lora"]
 
 
+def test_partial_checkpointing_estimate_lies_between_none_and_all() -> None:
+    from harness.training._memory import activation_bytes
+
+    shape = dict(hidden_size=2048, n_layers=22, n_heads=32, batch_size=8, seq_len=2048)
+    none = activation_bytes(**shape)
+    every = activation_bytes(**shape, gradient_checkpointing=True)
+    half = activation_bytes(**shape, gradient_checkpointing=True, checkpoint_fraction=0.5)
+    assert activation_bytes(**shape, gradient_checkpointing=True, checkpoint_fraction=1.0) == every
+    assert every < half < none
+    # 11 layers keep their input only, 11 keep everything: the midpoint
+    assert half == pytest.approx((every + none) / 2)
+
+
 def test_old_cached_results_without_the_new_fields_still_load(tmp_path: Path) -> None:
     (tmp_path / "adapter_model.safetensors").write_bytes(b"x")
     old = {
