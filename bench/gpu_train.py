@@ -104,13 +104,14 @@ def model_config(tiny: bool) -> dict[str, Any]:
     )
 
 
-def make_base(path: Path, tiny: bool) -> None:
-    """Random llama weights and an offline word-level tokenizer, saved once for all workers."""
+def make_base(path: Path, tiny: bool, config: dict[str, Any] | None = None) -> None:
+    """Random llama weights and an offline word-level tokenizer, saved once for all workers
+    (``config``: other llama sizes, as bench/train_host.py uses)."""
     import torch
     from tokenizers import Tokenizer, models
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    cfg = LlamaConfig(**model_config(tiny), tie_word_embeddings=False)
+    cfg = LlamaConfig(**(config or model_config(tiny)), tie_word_embeddings=False)
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg).to(torch.bfloat16)
     model.save_pretrained(str(path), safe_serialization=True)

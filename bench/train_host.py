@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 VARIANTS = [
     "plain",
     "trim",
@@ -39,30 +40,16 @@ VARIANTS = [
 ]
 
 
-def make_base(path: Path) -> None:
-    import torch
-    from tokenizers import Tokenizer, models
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    cfg = LlamaConfig(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=22,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        vocab_size=512,
-        max_position_embeddings=256,
-        tie_word_embeddings=False,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(cfg).save_pretrained(str(path))
-    vocab = {f"t{i}": i for i in range(cfg.vocab_size)}
-    PreTrainedTokenizerFast(
-        tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="t1")),
-        pad_token="t0",
-        eos_token="t2",
-        unk_token="t1",
-    ).save_pretrained(str(path))
+# The 1.1B llama's depth and adapted-layer count, with everything else tiny.
+DEEP_THIN = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=22,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=512,
+    max_position_embeddings=256,
+)
 
 
 def worker(variant: str, base: Path, steps: int, warmup: int) -> dict[str, Any]:
@@ -131,8 +118,10 @@ def main() -> None:
     if a.worker:
         print("RESULT " + json.dumps(worker(a.worker, a.base, a.steps, a.warmup)), flush=True)
         return
+    from gpu_train import make_base
+
     base = Path(tempfile.mkdtemp(prefix="train-host-base-"))
-    make_base(base)
+    make_base(base, tiny=True, config=DEEP_THIN)
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     env.setdefault("HF_HUB_OFFLINE", "1")
     found: dict[str, list[float]] = {}
