@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from harness.engine._scorer import TokenRequest
+from harness.engine._scorer import TokenRequest, default_batch_tokens
 
 
 def is_prompt_learning(model: Any) -> bool:
@@ -48,9 +48,7 @@ class PlainScorer:
         self.batch_size = batch_size
         self.pad_id = pad_id
         self.device = next(model.parameters()).device
-        if max_batch_tokens is None:
-            max_batch_tokens = 65536 if self.device.type == "cuda" else 8192
-        self.max_batch_tokens = max_batch_tokens
+        self.max_batch_tokens = max_batch_tokens or default_batch_tokens(self.device)
 
     def _batches(self, order: list[int], lengths: list[int]) -> Iterator[list[int]]:
         """Longest first; each batch within ``batch_size`` rows and the padded-token budget."""

@@ -286,6 +286,12 @@ def _batches(rows: list[_Row], max_rows: int, max_tokens: int) -> Iterator[list[
         start = short
 
 
+def default_batch_tokens(device: torch.device) -> int:
+    """Padded tokens per forward when the caller sets no budget: a GPU takes large batches,
+    a CPU gains nothing from them and pays in memory."""
+    return 65536 if device.type == "cuda" else 8192
+
+
 def tree_mask(ends: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Additive 4D mask [B, 1, T, T]: each node sees its trie ancestors and itself.
 
@@ -326,9 +332,7 @@ class SharedContextScorer:
         # The mask is added to attention scores, which have the hidden states' dtype.
         self.dtype = embed.dtype if embed.dtype.is_floating_point else torch.float32
         self.head_has_adapter = hasattr(self.head, "lora_A")
-        if max_batch_tokens is None:
-            max_batch_tokens = 65536 if self.device.type == "cuda" else 8192
-        self.max_batch_tokens = max_batch_tokens
+        self.max_batch_tokens = max_batch_tokens or default_batch_tokens(self.device)
         self.head_chunk = head_chunk
         self.row_tokens = row_tokens
 

@@ -16,6 +16,7 @@ import torch
 from harness.config import Recipe
 from harness.training import train_lora
 from tests.training.test_training_runs import _assert_learns_everywhere, _examples, _GradRecorder
+from tests.training.test_training_runs import _recipe as _cpu_recipe
 
 pytestmark = [
     pytest.mark.gpu,
@@ -24,17 +25,9 @@ pytestmark = [
 
 
 def _recipe(method: str, **train: Any) -> Recipe:
-    settings = {"learning_rate": 1e-2, "batch_size": 8, "max_steps": 12, "max_seq_len": 64}
-    settings |= {"dtype": "bfloat16", "logging_steps": 1, "warmup_ratio": 0.0} | train
-    return Recipe.model_validate(
-        {
-            "name": f"gpu-{method}",
-            "method": method,
-            "data": {"path": "unused.jsonl", "val_fraction": 0.0},
-            # dropout > 0: the CUDA path computes the LoRA delta its own way
-            "lora": {"r": 4, "alpha": 8, "dropout": 0.05, "target_modules": "all-linear"},
-            "train": settings,
-        }
+    # bf16 and dropout > 0: the CUDA path computes the LoRA delta its own way for QLoRA
+    return _cpu_recipe(
+        method, dropout=0.05, dtype="bfloat16", learning_rate=1e-2, max_steps=12, **train
     )
 
 

@@ -33,7 +33,7 @@ def _examples(n: int = 24, shuffle_labels: bool = False) -> list[dict[str, str]]
     return rows
 
 
-def _recipe(method: str = "lora", **train: Any) -> Recipe:
+def _recipe(method: str = "lora", dropout: float = 0.0, **train: Any) -> Recipe:
     data = {"path": "unused.jsonl", "val_fraction": train.pop("val_fraction", 0.0)}
     monitor = train.pop("monitor", {})
     settings = {"learning_rate": 5e-3, "batch_size": 8, "max_steps": 6, "max_seq_len": 64}
@@ -43,7 +43,7 @@ def _recipe(method: str = "lora", **train: Any) -> Recipe:
             "name": f"t-{method}",
             "method": method,
             "data": data,
-            "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"},
+            "lora": {"r": 4, "alpha": 8, "dropout": dropout, "target_modules": "all-linear"},
             "train": settings,
             "monitor": monitor,
         }
