@@ -27,9 +27,11 @@ Knobs (environment, ours-* only): BENCH_MICRO=rows per micro-batch (accumulation
 effective batch), BENCH_CKPT_FRACTION=share of layers checkpointed (-5g configs),
 BENCH_NO_CKPT=1, BENCH_FUSED=1 / BENCH_NO_FUSED=1 (force the fused delta / peft's forward),
 BENCH_NO_TRIM=1 (keep the Trainer's per-step model walks), BENCH_REENTRANT=1 (reentrant
-checkpointing: less host work per checkpointed layer), BENCH_NO_LIGER=1, BENCH_SAC=1
-(trl's selective checkpointing: attention outputs saved, not recomputed), BENCH_LORA_DROPOUT,
-BENCH_PROFILE=1. The ours-* configs of session 3's measurements ran without the step trim.
+checkpointing: less host work per checkpointed layer), BENCH_OFFLOAD=1 (checkpointed layer
+inputs kept in pinned host memory, harness.training._offload; implies reentrant),
+BENCH_NO_LIGER=1, BENCH_SAC=1 (trl's selective checkpointing: attention outputs saved, not
+recomputed), BENCH_LORA_DROPOUT, BENCH_PROFILE=1, BENCH_ANATOMY=1 (bench/step_anatomy.py).
+The ours-* configs of session 3's measurements ran without the step trim.
 
 Run on a GPU:   python bench/gpu_train.py --steps 12
 Smoke on CPU:   python bench/gpu_train.py --tiny --steps 2 --warmup 1 \
@@ -151,15 +153,32 @@ def lora_config() -> Any:
 
 
 class _Profile:
-    """BENCH_PROFILE=1: the top CUDA kernels of two timed steps, to see where time goes."""
+    """BENCH_PROFILE=1: the top CUDA kernels of two timed steps, to see where time goes.
 
-    def __init__(self, start: int) -> None:
-        self.start, self.prof = start, None
+    BENCH_ANATOMY=1: after the timed steps, two more steps under torch.profiler (with Python
+    stacks) and one under the allocator's history, read by bench/step_anatomy.py: GPU time
+    by kernel kind, GPU idle time by the host code it fell in, what is alive at the peak.
+    Printed as ``ANATOMY {...}`` and written to $OUT/anatomy-<config>.json.
+    """
+
+    def __init__(self, warmup: int, steps: int, name: str) -> None:
+        self.start, self.end, self.name, self.prof = warmup, warmup + steps, name, None
+        self.anatomy = bool(os.environ.get("BENCH_ANATOMY"))
+        self.result: dict[str, Any] = {}
+        self.baseline = 0
+
+    @property
+    def extra_steps(self) -> int:
+        return 3 if self.anatomy else 0
 
     def step(self, step: int) -> None:
         import torch
 
-        if not os.environ.get("BENCH_PROFILE") or not torch.cuda.is_available():
+        if not torch.cuda.is_available():
+            return
+        if self.anatomy:
+            self._anatomy(step)
+        if not os.environ.get("BENCH_PROFILE"):
             return
         if step == self.start:
             self.prof = torch.profiler.profile(
@@ -174,6 +193,39 @@ class _Profile:
             self.prof.__exit__(None, None, None)
             print(self.prof.key_averages().table(sort_by="cuda_time_total", row_limit=25))
             self.prof = None
+
+    def _anatomy(self, step: int) -> None:
+        """``step`` counts finished optimizer steps; the timed ones end at ``self.end``."""
+        import torch
+        from step_anatomy import gpu_time, memory_at_peak  # bench/ is on sys.path
+
+        if step == self.end:
+            self.prof = torch.profiler.profile(
+                activities=[
+                    torch.profiler.ProfilerActivity.CPU,
+                    torch.profiler.ProfilerActivity.CUDA,
+                ],
+                with_stack=True,
+            )
+            self.prof.__enter__()
+        elif step == self.end + 2 and self.prof is not None:
+            _sync()
+            self.prof.__exit__(None, None, None)
+            trace = Path(tempfile.mkdtemp(prefix="trace-")) / "trace.json"
+            self.prof.export_chrome_trace(str(trace))
+            self.prof = None
+            self.result["time"] = gpu_time(trace, steps=2)
+            self.baseline = torch.cuda.memory_allocated()
+            torch.cuda.memory._record_memory_history(max_entries=2_000_000, stacks="python")
+        elif step == self.end + 3:
+            _sync()
+            snap = torch.cuda.memory._snapshot()
+            torch.cuda.memory._record_memory_history(enabled=None)
+            self.result["memory"] = memory_at_peak(snap, self.baseline)
+            print("ANATOMY " + json.dumps(self.result), flush=True)
+            if os.environ.get("OUT"):
+                out = Path(os.environ["OUT"], f"anatomy-{self.name}.json")
+                out.write_text(json.dumps(self.result, indent=1))
 
 
 def load(base: Path, quantized: bool, device: str) -> Any:
@@ -210,6 +262,7 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
     from trl import SFTConfig, SFTTrainer
 
     from harness.training._fused_lora import fused_lora
+    from harness.training._offload import offload_saved_inputs
     from harness.training._speed import (
         checkpointing_kwargs,
         no_adapter_input_casts,
@@ -251,18 +304,19 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
             accum, batch = accum * batch // mb, mb
         if os.environ.get("BENCH_NO_CKPT"):
             kw["gradient_checkpointing"] = False
-        kw.update(checkpointing_kwargs(reentrant=bool(os.environ.get("BENCH_REENTRANT"))))
+        offload = bool(os.environ.get("BENCH_OFFLOAD"))  # needs reentrant checkpointing
+        reentrant = offload or bool(os.environ.get("BENCH_REENTRANT"))
+        kw.update(checkpointing_kwargs(reentrant=reentrant))
         if os.environ.get("BENCH_SAC"):
             kw["gradient_checkpointing_kwargs"]["selective"] = True
         fraction = float(os.environ.get("BENCH_CKPT_FRACTION") or variant.get("fraction", 1.0))
         if kw["gradient_checkpointing"] and fraction < 1.0:
             extra.append(partial_checkpointing(fraction))
-    n_rows = (steps + warmup) * batch * accum
+    prof = _Profile(warmup, steps, name)
+    n_rows = (steps + warmup + prof.extra_steps) * batch * accum
     data = Dataset.from_dict({"input_ids": token_data(n_rows, seq, model.config.vocab_size)})
     times: list[float] = []
     losses: list[tuple[int, float]] = []
-
-    prof = _Profile(warmup)
 
     class _Clock(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **k: Any) -> None:
@@ -279,7 +333,7 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
         output_dir=out_dir,
         per_device_train_batch_size=batch,
         gradient_accumulation_steps=accum,
-        max_steps=steps + warmup,
+        max_steps=steps + warmup + prof.extra_steps,
         learning_rate=2e-4,
         lr_scheduler_type="cosine",
         warmup_steps=0.03,
@@ -316,18 +370,23 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
         use_fused_lora(cuda, quantized) or tiny or bool(os.environ.get("BENCH_FUSED"))
     )
     fuse = fuse and not os.environ.get("BENCH_NO_FUSED")
+    offload = not seed and bool(os.environ.get("BENCH_OFFLOAD"))
     with (
         no_adapter_input_casts(trainer.model, cuda and not seed),
         fused_lora(trainer.model, fuse) as fused,
+        offload_saved_inputs(trainer.model.get_base_model().model, offload) as moved,
     ):
         trainer.train()
-    res = _result(name, t0, times, warmup, batch * accum * seq, losses, trainer.model)
+    res = _result(
+        name, t0, times[: warmup + steps], warmup, batch * accum * seq, losses, trainer.model
+    )
     ckpt = [getattr(c, "checkpointed", None) for c in extra]
     res.update(
         micro_batch=batch,
         accum=accum,
         seq=seq,
         fused_layers=fused.fused,
+        offloaded_gb_per_step=round(moved.bytes / 2**30 / max(1, len(times)), 2),
         checkpointed_layers=ckpt[0] if ckpt else ("all" if kw["gradient_checkpointing"] else 0),
     )
     return res
@@ -453,6 +512,9 @@ def main() -> None:
         p = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if os.environ.get("BENCH_PROFILE"):
             print(p.stdout[-6000:])
+        for x in p.stdout.splitlines():
+            if x.startswith("ANATOMY "):
+                print(f"{name} {x}")
         line = next((x for x in p.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
             res = {"config": name, "error": (p.stderr or p.stdout)[-2000:]}

@@ -133,6 +133,74 @@ class LoraDelta(torch.autograd.Function):
         return grad_x, grad_a, grad_b, None, None, None, None
 
 
+class LoraLinear(torch.autograd.Function):
+    """A frozen plain linear layer and its LoRA delta as one node: ``x W.T + b + s (d(x) A.T) B.T``.
+
+    For a 16-bit base (LoRA, not QLoRA) the delta's own kernels were a large share of a
+    training step on an H200 (bench/gpu_train.py ``BENCH_ANATOMY=1``): the scaling multiply
+    and the add into the base output ran as full-width elementwise kernels (about a fifth of
+    GPU time with the dropout), and peft keeps a dropped copy of every adapted layer's input.
+    Here the delta is added inside the base output's GEMM epilogue (``addmm`` with
+    ``alpha=s``), the LoRA part of the input gradient is accumulated into the base part's
+    GEMM the same way, and what is kept is ``x`` (shared by q, k and v) plus the dropout mask
+    as bool — one byte per element instead of peft's three. The result equals peft's up to
+    rounding: the delta is rounded once, inside the GEMM, instead of after each of the
+    matmul, the multiply and the add.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: Tensor,
+        weight: Tensor,
+        bias: Tensor | None,
+        weight_a: Tensor,
+        weight_b: Tensor,
+        scaling: float,
+        p: float,
+        dtype: torch.dtype,
+    ) -> Tensor:
+        xc = x.to(dtype)
+        b = weight_b.to(dtype)
+        mask: Tensor | None = None
+        dropped = xc
+        if p > 0.0:
+            dropped, mask = torch.native_dropout(xc, p, True)
+        h = F.linear(dropped, weight_a.to(dtype))
+        out = F.linear(xc, weight.to(dtype), None if bias is None else bias.to(dtype))
+        flat = out.view(-1, out.shape[-1])
+        flat.addmm_(h.reshape(-1, h.shape[-1]), b.t(), alpha=scaling)
+        ctx.save_for_backward(x, weight, weight_a, weight_b, h, mask)
+        ctx.scaling, ctx.p, ctx.dtype = scaling, p, dtype
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> tuple[Tensor | None, ...]:
+        x, weight, weight_a, weight_b, h, mask = ctx.saved_tensors
+        p, dtype, s = ctx.p, ctx.dtype, ctx.scaling
+        need_x, need_a, need_b = ctx.needs_input_grad[0], *ctx.needs_input_grad[3:5]
+        g = grads[0].to(dtype)
+        gf = g.reshape(-1, g.shape[-1])
+        hf = h.reshape(-1, h.shape[-1])
+        grad_a = grad_b = grad_x = None
+        if need_b:
+            grad_b = torch.mm(gf.t(), hf).mul_(s).to(weight_b.dtype)
+        g_h = torch.mm(gf, weight_b.to(dtype)).mul_(s)  # N x r: small
+        scale = 1.0 / (1.0 - p) if p > 0.0 else 1.0
+        if need_a:
+            xf = x.to(dtype).reshape(-1, x.shape[-1])
+            if mask is not None:
+                xf = torch.ops.aten.native_dropout_backward(xf, mask.reshape(xf.shape), scale)
+            grad_a = torch.mm(g_h.t(), xf).to(weight_a.dtype)
+        if need_x:
+            gx = torch.mm(g_h, weight_a.to(dtype))
+            if mask is not None:
+                gx = torch.ops.aten.native_dropout_backward(gx, mask.reshape(gx.shape), scale)
+            gx.addmm_(gf, weight.to(dtype))
+            grad_x = gx.view(x.shape).to(x.dtype)
+        return grad_x, None, None, grad_a, grad_b, None, None, None
+
+
 def lora_delta(
     x: Tensor,
     weight_a: Tensor,
@@ -182,9 +250,40 @@ def _linear_forward(layer: Any, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     if not _usable(layer, args, kwargs):
         out: Tensor = original(x, *args, **kwargs)
         return out
-    result: Tensor = layer.base_layer(x)
+    base = layer.base_layer
+    if (
+        type(base) is nn.Linear
+        and not base.weight.requires_grad
+        and (base.bias is None or not base.bias.requires_grad)
+    ):
+        return _base_and_delta(layer, base, x)
+    result: Tensor = base(x)
     result_dtype = result.dtype
     return (result + _delta(layer, x)).to(result_dtype)
+
+
+def _base_and_delta(layer: Any, base: nn.Linear, x: Tensor) -> Tensor:
+    """A frozen ``nn.Linear`` base: base and delta in one ``LoraLinear`` node, in the dtype
+    the base layer would compute in (autocast's, else its weight's)."""
+    name = layer.active_adapters[0]
+    weight_a = layer.lora_A[name].weight
+    dropout = layer.lora_dropout[name]
+    p = float(dropout.p) if isinstance(dropout, nn.Dropout) and dropout.training else 0.0
+    device = x.device.type
+    dtype = (
+        torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else base.weight.dtype
+    )
+    out: Tensor = LoraLinear.apply(
+        x,
+        base.weight,
+        base.bias,
+        weight_a,
+        layer.lora_B[name].weight,
+        float(layer.scaling[name]),
+        p,
+        dtype,
+    )
+    return out
 
 
 def _bnb_forward(layer: Any, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
