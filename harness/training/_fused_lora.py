@@ -178,7 +178,8 @@ class LoraLinear(torch.autograd.Function):
     def backward(ctx: Any, *grads: Tensor) -> tuple[Tensor | None, ...]:
         x, weight, weight_a, weight_b, h, mask = ctx.saved_tensors
         p, dtype, s = ctx.p, ctx.dtype, ctx.scaling
-        need_x, need_a, need_b = ctx.needs_input_grad[0], *ctx.needs_input_grad[3:5]
+        needs: tuple[bool, ...] = ctx.needs_input_grad
+        need_x, need_a, need_b = needs[0], needs[3], needs[4]
         g = grads[0].to(dtype)
         gf = g.reshape(-1, g.shape[-1])
         hf = h.reshape(-1, h.shape[-1])
