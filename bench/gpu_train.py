@@ -20,18 +20,21 @@ Configurations (``--configs``, comma separated):
                             side launch work, not GPU work), so fewer, larger micro-steps are
                             what raises tokens/s; checkpointing keeps them within 5 GB
 
-ours-qlora-* configs run the LoRA delta through harness.training._fused_lora on CUDA (no
-dropout copies kept), as train_lora does (harness.training._speed.use_fused_lora); ours-lora-*
-only with BENCH_FUSED=1. On CPU every ours-* config fuses with --tiny, to exercise it.
+ours-* configs on CUDA run each LoRA layer through harness.training._fused_lora (one autograd
+node, no dropout copies kept) and reentrant checkpointing, as train_lora does
+(harness.training._speed.use_fused_lora); ours-lora-5g-m8 also keeps the checkpointed layer
+inputs in pinned host memory (train.offload_checkpoints). On CPU every ours-* config fuses
+with --tiny, to exercise it.
 Knobs (environment, ours-* only): BENCH_MICRO=rows per micro-batch (accumulation keeps the
 effective batch), BENCH_CKPT_FRACTION=share of layers checkpointed (-5g configs),
-BENCH_NO_CKPT=1, BENCH_FUSED=1 / BENCH_NO_FUSED=1 (force the fused delta / peft's forward),
-BENCH_NO_TRIM=1 (keep the Trainer's per-step model walks), BENCH_REENTRANT=1 (reentrant
-checkpointing: less host work per checkpointed layer), BENCH_OFFLOAD=1 (checkpointed layer
-inputs kept in pinned host memory, harness.training._offload; implies reentrant),
-BENCH_NO_LIGER=1, BENCH_SAC=1 (trl's selective checkpointing: attention outputs saved, not
-recomputed), BENCH_LORA_DROPOUT, BENCH_PROFILE=1, BENCH_ANATOMY=1 (bench/step_anatomy.py).
-The ours-* configs of session 3's measurements ran without the step trim.
+BENCH_NO_CKPT=1, BENCH_FUSED=1 / BENCH_NO_FUSED=1 (force the fused layers / peft's forward),
+BENCH_NO_TRIM=1 (keep the Trainer's per-step model walks), BENCH_REENTRANT=1 /
+BENCH_NO_REENTRANT=1 (reentrant checkpointing on / off), BENCH_OFFLOAD=1 / BENCH_NO_OFFLOAD=1
+(checkpointed layer inputs in pinned host memory, harness.training._offload; implies
+reentrant), BENCH_NO_LIGER=1, BENCH_SAC=1 (trl's selective checkpointing: attention outputs
+saved, not recomputed), BENCH_LORA_DROPOUT, BENCH_PROFILE=1, BENCH_ANATOMY=1
+(bench/step_anatomy.py). Session 3's ours-* measurements ran without the step trim, session
+4's earlier ones with the knobs named beside them in docs/benchmarks.md.
 
 Run on a GPU:   python bench/gpu_train.py --steps 12
 Smoke on CPU:   python bench/gpu_train.py --tiny --steps 2 --warmup 1 \
@@ -69,7 +72,7 @@ ALL = [
 # nearly fixed, so the variants go the other way, to 8 rows (QLoRA's 4-bit base leaves room
 # for some layers to keep their activations).
 VARIANTS: dict[str, dict[str, float]] = {
-    "ours-lora-5g-m8": {"micro": 8},
+    "ours-lora-5g-m8": {"micro": 8, "offload": 1},
     "ours-qlora-5g-m8": {"micro": 8},
     "ours-qlora-5g-m8p": {"micro": 8, "fraction": 0.8},
 }
@@ -279,6 +282,7 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
     batch, accum, seq = (16, 1, 1024) if fast else (4, 4, 2048)
     variant = VARIANTS.get(name, {})
     extra: list[Any] = []
+    offload = False
     if tiny:
         seq = 128
     tok = AutoTokenizer.from_pretrained(str(base))
@@ -304,8 +308,11 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
             accum, batch = accum * batch // mb, mb
         if os.environ.get("BENCH_NO_CKPT"):
             kw["gradient_checkpointing"] = False
-        offload = bool(os.environ.get("BENCH_OFFLOAD"))  # needs reentrant checkpointing
-        reentrant = offload or bool(os.environ.get("BENCH_REENTRANT"))
+        # as train_lora: reentrant on CUDA (offloading needs it), unless BENCH_NO_REENTRANT
+        offload = bool(os.environ.get("BENCH_OFFLOAD") or variant.get("offload"))
+        offload = offload and not os.environ.get("BENCH_NO_OFFLOAD")
+        reentrant = cuda and not os.environ.get("BENCH_NO_REENTRANT")
+        reentrant = reentrant or offload or bool(os.environ.get("BENCH_REENTRANT"))
         kw.update(checkpointing_kwargs(reentrant=reentrant))
         if os.environ.get("BENCH_SAC"):
             kw["gradient_checkpointing_kwargs"]["selective"] = True
@@ -370,7 +377,7 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
         use_fused_lora(cuda, quantized) or tiny or bool(os.environ.get("BENCH_FUSED"))
     )
     fuse = fuse and not os.environ.get("BENCH_NO_FUSED")
-    offload = not seed and bool(os.environ.get("BENCH_OFFLOAD"))
+    offload = not seed and offload and kw.get("gradient_checkpointing", False)
     with (
         no_adapter_input_casts(trainer.model, cuda and not seed),
         fused_lora(trainer.model, fuse) as fused,

@@ -93,8 +93,8 @@ class LoraDelta(torch.autograd.Function):
                     mask = drawn
         else:
             dropped = xc
-        h = F.linear(dropped, weight_a.to(dtype))
-        out = F.linear(h, weight_b.to(dtype)) * scaling
+        h = F.linear(dropped, _low(weight_a, dtype))
+        out = F.linear(h, _low(weight_b, dtype)) * scaling
         ctx.save_for_backward(x, weight_a, weight_b, h, mask)
         ctx.scaling, ctx.p, ctx.dtype, ctx.state = scaling, p, dtype, state
         return out
@@ -105,7 +105,7 @@ class LoraDelta(torch.autograd.Function):
         p, dtype, scale = ctx.p, ctx.dtype, 1.0 / (1.0 - ctx.p) if ctx.p > 0.0 else 1.0
         need_x, need_a, need_b = ctx.needs_input_grad[:3]
         g = grads[0].to(dtype) * ctx.scaling
-        b = weight_b.to(dtype)
+        b = _low(weight_b, dtype)
         grad_b = None
         if need_b:
             grad_b = (g.reshape(-1, g.shape[-1]).t() @ h.reshape(-1, h.shape[-1])).to(
@@ -126,11 +126,42 @@ class LoraDelta(torch.autograd.Function):
                 weight_a.dtype
             )
         if need_x:
-            gx = g_h @ weight_a.to(dtype)
+            gx = g_h @ _low(weight_a, dtype)
             if p > 0.0:
                 gx = torch.ops.aten.native_dropout_backward(gx, mask, scale)
             grad_x = gx.to(x.dtype)
         return grad_x, grad_a, grad_b, None, None, None, None
+
+
+_STEPS = [0]  # optimizer steps taken while a fused_lora context is open
+_OPEN = [0]  # open fused_lora contexts: the copies are cached only inside one
+
+
+def _low(weight: Tensor, dtype: torch.dtype, scale: float = 1.0) -> Tensor:
+    """``weight * scale`` in ``dtype``, made once per optimizer step and reused.
+
+    Each adapted layer runs forward once, again in checkpointing's recompute, and backward,
+    on every micro-step; casting the fp32 adapter weights each time was two to five small
+    kernels per layer call, a third of all launches of a host-bound step (bench/gpu_train.py
+    ``BENCH_ANATOMY=1``). The copy is keyed on the optimizer-step count (fused AdamW updates
+    weights without bumping their version counter), the version counter (``copy_``, as in
+    ``load_state_dict``) and the storage. Outside a ``fused_lora`` context (direct calls,
+    gradcheck's in-place perturbations) nothing is cached.
+    """
+    if weight.dtype == dtype and scale == 1.0:
+        return weight
+    if not _OPEN[0]:
+        with torch.no_grad():
+            return (weight * scale if scale != 1.0 else weight).to(dtype)
+    key = (_STEPS[0], weight._version, weight.data_ptr(), dtype, scale)
+    hit = getattr(weight, "_harness_low", None)
+    if hit is not None and hit[0] == key:
+        low: Tensor = hit[1]
+        return low
+    with torch.no_grad():
+        low = (weight * scale if scale != 1.0 else weight).to(dtype)
+    weight._harness_low = (key, low)  # type: ignore[attr-defined]
+    return low
 
 
 class LoraLinear(torch.autograd.Function):
@@ -161,15 +192,14 @@ class LoraLinear(torch.autograd.Function):
         dtype: torch.dtype,
     ) -> Tensor:
         xc = x.to(dtype)
-        b = weight_b.to(dtype)
         mask: Tensor | None = None
         dropped = xc
         if p > 0.0:
             dropped, mask = torch.native_dropout(xc, p, True)
-        h = F.linear(dropped, weight_a.to(dtype))
+        h = F.linear(dropped, _low(weight_a, dtype))
         out = F.linear(xc, weight.to(dtype), None if bias is None else bias.to(dtype))
         flat = out.view(-1, out.shape[-1])
-        flat.addmm_(h.reshape(-1, h.shape[-1]), b.t(), alpha=scaling)
+        flat.addmm_(h.reshape(-1, h.shape[-1]), _low(weight_b, dtype, scaling).t())
         ctx.save_for_backward(x, weight, weight_a, weight_b, h, mask)
         ctx.scaling, ctx.p, ctx.dtype = scaling, p, dtype
         return out
@@ -185,8 +215,8 @@ class LoraLinear(torch.autograd.Function):
         hf = h.reshape(-1, h.shape[-1])
         grad_a = grad_b = grad_x = None
         if need_b:
-            grad_b = torch.mm(gf.t(), hf).mul_(s).to(weight_b.dtype)
-        g_h = torch.mm(gf, weight_b.to(dtype)).mul_(s)  # N x r: small
+            grad_b = torch.mm(gf.t(), hf).to(weight_b.dtype).mul_(s)
+        g_h = torch.mm(gf, _low(weight_b, dtype, s))  # N x r
         scale = 1.0 / (1.0 - p) if p > 0.0 else 1.0
         if need_a:
             xf = x.to(dtype).reshape(-1, x.shape[-1])
@@ -194,7 +224,7 @@ class LoraLinear(torch.autograd.Function):
                 xf = torch.ops.aten.native_dropout_backward(xf, mask.reshape(xf.shape), scale)
             grad_a = torch.mm(g_h.t(), xf).to(weight_a.dtype)
         if need_x:
-            gx = torch.mm(g_h, weight_a.to(dtype))
+            gx = torch.mm(g_h, _low(weight_a, dtype))
             if mask is not None:
                 gx = torch.ops.aten.native_dropout_backward(gx, mask.reshape(gx.shape), scale)
             gx.addmm_(gf, weight.to(dtype))
@@ -349,11 +379,12 @@ class FusedReport:
 
 @contextmanager
 def fused_lora(model: Any, enabled: bool) -> Iterator[FusedReport]:
-    """Run every LoRA linear layer of ``model`` it can reproduce through ``LoraDelta``.
+    """Run every LoRA linear layer of ``model`` it can reproduce through ``LoraLinear`` (a
+    frozen 16-bit ``nn.Linear`` base) or ``LoraDelta`` (bitsandbytes bases, trainable bases).
 
     Disabled (``enabled=False``, e.g. training on CPU, whose evidence must stay bit-for-bit
     what peft computes) it changes nothing. On exit each swapped layer gets peft's forward
-    back.
+    back and the low-precision weight copies are dropped.
     """
     report = FusedReport()
     if not enabled:
@@ -363,6 +394,14 @@ def fused_lora(model: Any, enabled: bool) -> Iterator[FusedReport]:
 
     forwards = _forwards()
     swapped: list[nn.Module] = []
+
+    def stepped(*_: Any) -> None:
+        _STEPS[0] += 1
+
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    hook = register_optimizer_step_post_hook(stepped)
+    _OPEN[0] += 1
     try:
         for module in model.modules():
             fused = forwards.get(type(module))
@@ -387,6 +426,11 @@ def fused_lora(model: Any, enabled: bool) -> Iterator[FusedReport]:
             )
         yield report
     finally:
+        hook.remove()
+        _OPEN[0] -= 1
         for module in swapped:
             del module.forward
             del module._peft_forward
+        for param in model.parameters():
+            if hasattr(param, "_harness_low"):
+                del param._harness_low

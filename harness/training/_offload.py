@@ -34,6 +34,7 @@ class _Saved:
     device: torch.device
     back: Tensor | None = None  # prefetched copy on the device
     ready: Any = None  # the event the prefetch recorded
+    used: bool = False  # unpacked once already: not worth prefetching again
 
 
 @dataclass
@@ -86,7 +87,7 @@ class _Offloader:
 
     def _bring_back(self, saved: _Saved) -> None:
         side = self._side(saved.device)
-        if side is None or saved.back is not None:
+        if side is None or saved.back is not None or saved.used:
             return
         with torch.cuda.stream(side):
             saved.back = saved.host.to(saved.device, non_blocking=True)
@@ -98,6 +99,7 @@ class _Offloader:
             out_as_is: Tensor = saved
             return out_as_is
         self.stats.seen.append(saved.index)
+        saved.used = True
         if saved.device.type != "cuda":
             return saved.host
         if saved.back is None:

@@ -77,10 +77,12 @@ def adapter_cache_key(base_fp: str, recipe: Recipe, examples: list[dict[str, str
     return fingerprint_value(
         {
             "base": base_fp,
-            # checkpoint_fraction changes only what is recomputed, not the result: it stays
-            # out of the key, so adapters cached before the field existed stay valid.
+            # checkpoint_fraction and offload_checkpoints change only what is recomputed or
+            # where it is kept, not the result: they stay out of the key, so adapters cached
+            # before the fields existed stay valid.
             "recipe": recipe.model_dump(
-                mode="json", exclude={"source": True, "train": {"checkpoint_fraction"}}
+                mode="json",
+                exclude={"source": True, "train": {"checkpoint_fraction", "offload_checkpoints"}},
             ),
             "data": fingerprint_value(examples),
         }
@@ -161,6 +163,17 @@ def _eval_kwargs(t: TrainSettings, has_eval: bool) -> dict[str, Any]:
     }
 
 
+def _decoder(model: Any) -> Any:
+    """The decoder stack under a peft/causal-LM wrapper: what ``offload_saved_inputs`` hooks
+    (its layers are the checkpointed ones; the loss head stays on the device)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    get = getattr(base, "get_decoder", None)
+    decoder = get() if callable(get) else None
+    from torch import nn
+
+    return decoder if isinstance(decoder, nn.Module) else base
+
+
 def _best_step(checkpoint: str | None) -> int | None:
     if not checkpoint:
         return None
@@ -217,6 +230,7 @@ def train_lora(
 
     from harness.training._fused_lora import fused_lora
     from harness.training._monitor import TrainingMonitor, peak_memory_mb
+    from harness.training._offload import offload_saved_inputs
 
     t = recipe.train
     torch.manual_seed(t.seed)
@@ -301,7 +315,8 @@ def train_lora(
             disable_tqdm=False,
             **_warmup_kwargs(SFTConfig, t.warmup_ratio),
             **_checkpointing_kwargs(SFTConfig, t.gradient_checkpointing),
-            **(checkpointing_kwargs() if t.gradient_checkpointing else {}),
+            # reentrant on CUDA: less host work per layer (the step was host-bound there)
+            **(checkpointing_kwargs(reentrant=cuda) if t.gradient_checkpointing else {}),
             **_eval_kwargs(t, has_eval),
         )
         # On CUDA only: with checkpointing, recompute just a share of the layers (the CPU path
@@ -349,10 +364,15 @@ def train_lora(
             double_quant=recipe.quantization.double_quant,
         )
         start = time.perf_counter()
-        # QLoRA on CUDA: the LoRA delta as one autograd Function that keeps no dropout copies
-        # (harness/training/_fused_lora.py, use_fused_lora); otherwise peft's own forward.
+        # On CUDA: each LoRA layer as one autograd node that keeps no dropout copies
+        # (harness/training/_fused_lora.py, use_fused_lora); on CPU peft's own forward.
         fuse = use_fused_lora(cuda, recipe.method == "qlora")
-        with no_adapter_input_casts(trainer.model, bf16), fused_lora(trainer.model, fuse):
+        offload = cuda and t.gradient_checkpointing and t.offload_checkpoints
+        with (
+            no_adapter_input_casts(trainer.model, bf16),
+            fused_lora(trainer.model, fuse),
+            offload_saved_inputs(_decoder(trainer.model), offload),
+        ):
             out = trainer.train()
         seconds = time.perf_counter() - start
         n_tokens = int(trainer.state.num_input_tokens_seen or 0)

@@ -52,8 +52,10 @@ def checkpointing_kwargs(reentrant: bool = False) -> dict[str, Any]:
     hidden-64 llama where compute is negligible (host work only), an optimizer step of two
     checkpointed micro-steps took 306-322 ms reentrant against 405-422 ms non-reentrant, the
     same gradients (tests/training/test_speed.py). A GPU step of the 1.1B llama was host-bound
-    (docs/benchmarks.md), so this may matter there; it has not been measured on a GPU yet
-    (``BENCH_REENTRANT=1`` in bench/gpu_train.py), so the harness keeps the default.
+    (docs/benchmarks.md); there, LoRA micro-batches of 8 x 2048 ran 47.5k tokens/s reentrant
+    against 45.7k non-reentrant (same machine, ``BENCH_REENTRANT=1``), so ``train_lora`` uses
+    it on CUDA. It is also what ``offload_saved_inputs`` needs: the layer inputs are the only
+    tensors its forward saves. On CPU the default evidence keeps the non-reentrant path.
     """
     return {"gradient_checkpointing_kwargs": {"use_reentrant": reentrant}}
 
@@ -78,16 +80,19 @@ def no_adapter_input_casts(model: Any, cuda: bool) -> Iterator[None]:
 
 
 def use_fused_lora(cuda: bool, quantized: bool) -> bool:
-    """Whether training runs the LoRA delta through ``fused_lora`` (harness/training/_fused_lora).
+    """Whether training runs each LoRA layer through ``fused_lora`` (harness/training/_fused_lora).
 
-    Measured on an H200, same machine, same run (bench/gpu_train.py, docs/benchmarks.md):
-    over bitsandbytes 4-bit layers it was faster as well as leaner (QLoRA, micro-batch 8 x 2048,
-    checkpointing: 41.9k vs 35.6k tokens/s, 3.84 vs 4.06 GB); over plain bf16 layers it kept
-    a third less activation memory without checkpointing but was slower (LoRA 16 x 1024:
-    57.6k vs 65.3k tokens/s, 23.0 vs 34.3 GB). So: CUDA and a quantised base. On CPU the
-    default evidence is trained through peft's own forward, unchanged.
+    On CUDA, for both methods. Measured on an H200, same machine, same run
+    (bench/gpu_train.py, docs/benchmarks.md): over bitsandbytes 4-bit layers the fused delta
+    was faster and leaner (QLoRA 8 x 2048 with checkpointing: 41.9k vs 35.6k tokens/s, 3.84 vs
+    4.06 GB); over plain bf16 layers the one-node ``LoraLinear`` (delta added inside the
+    base GEMM, a bool mask kept instead of dropped copies) was too (LoRA 16 x 1024 without
+    checkpointing: 71.8k vs 65.5k tokens/s, 28.9 vs 34.3 GB). On CPU the default evidence
+    is trained through peft's own forward, unchanged. ``quantized`` is kept for callers that
+    decide per method.
     """
-    return cuda and quantized
+    del quantized
+    return cuda
 
 
 def checkpoint_some_layers(model: Any, fraction: float) -> int:

@@ -356,3 +356,39 @@ def test_plain_linear_node_keeps_the_input_and_a_bool_mask_only() -> None:
     assert len(big) == 2
     assert any(t is x for t in big)
     assert {t.dtype for t in big if t is not x} == {torch.bool}
+
+
+@pytest.mark.parametrize("fused_adam", [False, True])
+def test_low_precision_weight_copies_follow_every_optimizer_step(fused_adam: bool) -> None:
+    # The bf16 copies of the adapter weights are made once per step and reused by forward,
+    # recompute and backward; after each optimizer step (fused AdamW leaves the version
+    # counter alone) and after load_state_dict the fused output must follow the new weights.
+    model = _peft(0.0, torch.bfloat16)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=0.1, fused=fused_adam)
+    x = torch.randn(8, 16, generator=torch.Generator().manual_seed(1)).bfloat16()
+
+    def out(fused: bool) -> torch.Tensor:
+        with fused_lora(model, fused), torch.autocast("cpu", dtype=torch.bfloat16):
+            return model(x).float()
+
+    with fused_lora(model, True), torch.autocast("cpu", dtype=torch.bfloat16):
+        for _ in range(3):
+            before = model(x).float()
+            before.square().sum().backward()
+            opt.step()
+            opt.zero_grad()
+            after = model(x).float()
+            assert not torch.equal(before, after)
+            with fused_lora(model, False):
+                ref = model(x).float()
+            torch.testing.assert_close(after, ref, atol=0.1, rtol=0.02)
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        for p in params:
+            with torch.no_grad():
+                p.add_(1.0)
+        moved = model(x).float()
+        model.load_state_dict(state)
+        torch.testing.assert_close(model(x).float(), after, atol=0, rtol=0)
+        assert not torch.equal(moved, after)
+    assert not any(hasattr(p, "_harness_low") for p in model.parameters())

@@ -83,3 +83,31 @@ def test_hooks_are_removed_on_exit_even_after_an_error(tiny_model_dir: Path) -> 
     # no saved-tensor hooks left installed: a plain step runs and saves on the device
     loss = model(input_ids=torch.tensor([[5, 9, 4]]), labels=torch.tensor([[5, 9, 4]])).loss
     loss.backward()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_pinned_copies_on_a_side_stream_give_the_same_gradients(tiny_model_dir_64: Path) -> None:
+    # The real path: pinned host buffers, copies on a side stream, the next layer's input
+    # brought back while the current one is recomputed (nox -s gpu).
+    model = _model(tiny_model_dir_64).cuda()
+    ids = torch.randint(4, 300, (4, 64), generator=torch.Generator().manual_seed(0)).cuda()
+
+    def step(offload: bool) -> tuple[list[torch.Tensor], Any]:
+        model.zero_grad()
+        with offload_saved_inputs(model.get_base_model().model, offload, min_bytes=1) as stats:
+            torch.manual_seed(3)
+            loss = model(input_ids=ids, labels=ids).loss
+            loss.backward()
+        torch.cuda.synchronize()
+        return [
+            loss.detach(),
+            *(p.grad.clone() for p in model.parameters() if p.grad is not None),
+        ], stats
+
+    ref, _ = step(False)
+    got, stats = step(True)
+    assert stats.tensors > model.config.num_hidden_layers
+    assert stats.prefetched >= model.config.num_hidden_layers - 1
+    for r, g in zip(ref, got, strict=True):
+        torch.testing.assert_close(g, r, atol=1e-6, rtol=1e-5)

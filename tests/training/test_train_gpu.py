@@ -34,8 +34,12 @@ def _recipe(method: str, **train: Any) -> Recipe:
 @pytest.mark.parametrize("method", ["lora", "qlora"])
 @pytest.mark.parametrize(
     "settings",
-    [{}, {"gradient_checkpointing": True}],
-    ids=["plain", "checkpointing"],
+    [
+        {},
+        {"gradient_checkpointing": True},
+        {"gradient_checkpointing": True, "offload_checkpoints": True},
+    ],
+    ids=["plain", "checkpointing", "offload"],
 )
 def test_adapters_learn_on_cuda(
     tiny_model_dir_64: Path, tmp_path: Path, method: str, settings: dict[str, Any]
