@@ -27,6 +27,7 @@ from harness.training._memory import estimate_for_model
 from harness.training._peft_config import build_peft_config, resolve_optim
 from harness.training._speed import (
     checkpointing_kwargs,
+    keep_fp32_precision,
     no_adapter_input_casts,
     partial_checkpointing,
     speed_settings,
@@ -213,6 +214,19 @@ def train_lora(
     ``callbacks`` (transformers TrainerCallbacks) let callers and tests watch the real run.
     Raises ConfigError for bad rows and TrainingFailed when a detector stops the run.
     """
+    with keep_fp32_precision():  # the Trainer turns on TF32 for the whole process
+        return _train_lora(base_dir, base_fp, recipe, examples, out_dir, data_report, callbacks)
+
+
+def _train_lora(
+    base_dir: Path,
+    base_fp: str,
+    recipe: Recipe,
+    examples: list[dict[str, str]],
+    out_dir: Path,
+    data_report: DataReport | None,
+    callbacks: Sequence[Any],
+) -> TrainResult:
     source = str(recipe.source or recipe.name)
     report = check_training_data(examples, source, "prompt_completion")
     if data_report is not None:

@@ -167,3 +167,32 @@ def trim_step_overhead(trainer: Any) -> None:
         return 6 * int(inputs[main_input].numel()) * count["n"]
 
     trainer.floating_point_ops = floating_point_ops
+
+
+@contextmanager
+def keep_fp32_precision() -> Iterator[None]:
+    """Put torch's float32 matmul precision back as it was when training ends.
+
+    ``TrainingArguments(tf32=True)`` (``speed_settings`` on CUDA) switches the whole process
+    to TF32 for float32 matrix products and never switches back. A gate that trains a
+    candidate and then scores in float32 in the same process would score in TF32 — different
+    numbers from scoring alone (seen on an H200: the float32 CUDA-vs-CPU scoring test failed
+    after the training tests ran in the same process). Training keeps its TF32; what runs
+    after it does not inherit it.
+    """
+    import torch
+
+    backends: Any = torch.backends
+    new_api = hasattr(backends, "fp32_precision")
+    saved = (
+        backends.fp32_precision
+        if new_api
+        else (backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32)
+    )
+    try:
+        yield
+    finally:
+        if new_api:
+            backends.fp32_precision = saved
+        else:
+            backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32 = saved

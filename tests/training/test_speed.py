@@ -270,3 +270,19 @@ def test_reentrant_checkpointing_gives_the_same_gradients(fused: bool) -> None:
     for name, g in grads_a.items():
         assert torch.allclose(g, grads_b[name], atol=1e-6), name
         assert g.abs().sum() > 0, name
+
+
+def test_training_leaves_float32_matmul_precision_as_it_found_it() -> None:
+    # TrainingArguments(tf32=True) flips the process to TF32; train_lora puts it back so a
+    # float32 scoring run after training in the same process computes what it would alone.
+    import torch
+    from transformers.utils.import_utils import enable_tf32
+
+    from harness.training._speed import keep_fp32_precision
+
+    backends: Any = torch.backends
+    before = backends.fp32_precision
+    with keep_fp32_precision():
+        enable_tf32(True)
+        assert backends.fp32_precision == "tf32"
+    assert backends.fp32_precision == before
