@@ -15,6 +15,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from harness.training._peft_config import build_peft_config, resolve_optim
 from harness.training._speed import (
     checkpointing_kwargs,
     keep_fp32_precision,
+    keep_modeling_globals,
     no_adapter_input_casts,
     partial_checkpointing,
     speed_settings,
@@ -214,8 +216,12 @@ def train_lora(
     ``callbacks`` (transformers TrainerCallbacks) let callers and tests watch the real run.
     Raises ConfigError for bad rows and TrainingFailed when a detector stops the run.
     """
-    with keep_fp32_precision():  # the Trainer turns on TF32 for the whole process
-        return _train_lora(base_dir, base_fp, recipe, examples, out_dir, data_report, callbacks)
+    # The Trainer turns on TF32 and liger patches transformers' modeling module for the whole
+    # process; both are put back when training ends (``stack``: see keep_modeling_globals).
+    with ExitStack() as stack, keep_fp32_precision():
+        return _train_lora(
+            base_dir, base_fp, recipe, examples, out_dir, data_report, callbacks, stack
+        )
 
 
 def _train_lora(
@@ -226,6 +232,7 @@ def _train_lora(
     out_dir: Path,
     data_report: DataReport | None,
     callbacks: Sequence[Any],
+    stack: ExitStack,
 ) -> TrainResult:
     source = str(recipe.source or recipe.name)
     report = check_training_data(examples, source, "prompt_completion")
@@ -283,6 +290,7 @@ def _train_lora(
         model = AutoModelForCausalLM.from_pretrained(
             str(base_dir), dtype=torch_dtype(t.dtype), use_safetensors=True
         )
+    stack.enter_context(keep_modeling_globals(model))
     peft_cfg = build_peft_config(recipe, base_dir)
     has_eval = bool(val_rows)
     monitor = TrainingMonitor(recipe.monitor, source, has_eval=has_eval)

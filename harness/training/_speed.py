@@ -196,3 +196,40 @@ def keep_fp32_precision() -> Iterator[None]:
             backends.fp32_precision = saved
         else:
             backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32 = saved
+
+
+@contextmanager
+def keep_modeling_globals(model: Any) -> Iterator[None]:
+    """Undo, when training ends, what liger-kernel patched in transformers' modeling modules.
+
+    ``use_liger_kernel`` patches the trained model's instances, but also the modeling module
+    itself (for llama: ``apply_rotary_pos_emb``, ``LlamaRMSNorm`` and ``LlamaMLP`` replaced by
+    Triton versions), for the rest of the process. A model built afterwards in the same
+    process — the gate scores the candidate after training it — then runs Triton kernels it
+    did not ask for, and fails outright on CPU (seen on an H200: a CPU scorer after the CUDA
+    training tests raised "Pointer argument cannot be accessed from Triton"). The module
+    attributes, and each of its classes' ``forward``, are put back as they were.
+    """
+    import sys
+
+    names = {type(m).__module__ for m in model.modules()}
+    modules = [sys.modules[n] for n in names if n.startswith("transformers.models.")]
+    saved = [(mod, dict(vars(mod))) for mod in modules]
+    forwards = [
+        (cls, cls.__dict__["forward"])
+        for _, attrs in saved
+        for cls in attrs.values()
+        if isinstance(cls, type) and "forward" in cls.__dict__
+    ]
+    try:
+        yield
+    finally:
+        for mod, attrs in saved:
+            for key in [k for k in vars(mod) if k not in attrs]:
+                delattr(mod, key)
+            for key, value in attrs.items():
+                if vars(mod).get(key) is not value:
+                    setattr(mod, key, value)
+        for cls, forward in forwards:
+            if cls.__dict__.get("forward") is not forward:
+                setattr(cls, "forward", forward)  # noqa: B010

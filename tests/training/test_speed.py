@@ -286,3 +286,39 @@ def test_training_leaves_float32_matmul_precision_as_it_found_it() -> None:
         enable_tf32(True)
         assert backends.fp32_precision == "tf32"
     assert backends.fp32_precision == before
+
+
+def test_modeling_module_patches_are_undone_when_training_ends(tiny_model_dir: Path) -> None:
+    # What liger-kernel's apply_liger_kernel_to_llama does to the module for the whole
+    # process (rope function, norm and MLP classes; the causal LM's forward without a model
+    # instance), done by hand here since liger needs CUDA. After the context a newly built
+    # llama uses transformers' own classes and functions again.
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.models.llama import modeling_llama
+
+    from harness.training._speed import keep_modeling_globals
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    before = {
+        k: getattr(modeling_llama, k) for k in ("apply_rotary_pos_emb", "LlamaRMSNorm", "LlamaMLP")
+    }
+    forward = modeling_llama.LlamaForCausalLM.forward
+
+    class Patched(torch.nn.Module):
+        pass
+
+    with keep_modeling_globals(model):
+        modeling_llama.apply_rotary_pos_emb = lambda *a, **k: None
+        modeling_llama.LlamaRMSNorm = Patched
+        modeling_llama.LlamaMLP = Patched
+        modeling_llama.LlamaForCausalLM.forward = lambda self, *a, **k: None
+        modeling_llama.added_by_patch = True
+    for k, v in before.items():
+        assert getattr(modeling_llama, k) is v
+    assert modeling_llama.LlamaForCausalLM.forward is forward
+    assert not hasattr(modeling_llama, "added_by_patch")
+    fresh = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    assert not any(isinstance(m, Patched) for m in fresh.modules())
+    ids = torch.tensor([[5, 9, 13]])
+    torch.testing.assert_close(fresh(input_ids=ids).logits, model(input_ids=ids).logits)

@@ -44,11 +44,17 @@ def _recipe(method: str, **train: Any) -> Recipe:
 def test_adapters_learn_on_cuda(
     tiny_model_dir_64: Path, tmp_path: Path, method: str, settings: dict[str, Any]
 ) -> None:
+    from transformers.models.llama import modeling_llama
+
     recipe = _recipe(method, **settings)
     rec = _GradRecorder()
+    rope, precision = modeling_llama.apply_rotary_pos_emb, torch.backends.fp32_precision
     result = train_lora(
         tiny_model_dir_64, "fp", recipe, _examples(), tmp_path / "a", callbacks=[rec]
     )
+    # liger's module patches and the Trainer's TF32 do not outlive training
+    assert modeling_llama.apply_rotary_pos_emb is rope
+    assert torch.backends.fp32_precision == precision
     losses = [loss for _, loss in result.loss_curve]
     _assert_learns_everywhere(rec, losses, 12)
     assert sum(losses[-3:]) / 3 < losses[0] - 0.3, losses
