@@ -19,7 +19,9 @@ Activations, the same for all three (back-propagation runs through the frozen ba
 per transformer layer for a batch ``b`` of sequences of ``s`` tokens, hidden size ``h`` and
 ``a`` attention heads, in 16-bit (Korthikanti et al. 2022, no recomputation):
 ``s * b * h * (34 + 5 * a * s / h)`` bytes; with gradient checkpointing only each layer's input
-is kept: ``2 * s * b * h`` bytes.
+is kept: ``2 * s * b * h`` bytes, and with ``train.offload_checkpoints`` those inputs wait in
+host memory, so none of it counts on the device. (Like the rest, this leaves out the one layer
+being recomputed at a time during backward.)
 """
 
 from __future__ import annotations
@@ -43,19 +45,21 @@ def activation_bytes(
     seq_len: int,
     gradient_checkpointing: bool = False,
     checkpoint_fraction: float = 1.0,
+    offload: bool = False,
 ) -> float:
-    """Activation memory kept for the backward pass (see the module docstring).
+    """Activation memory kept on the device for the backward pass (module docstring).
 
     With checkpointing, ``checkpoint_fraction`` of the layers (``round(fraction * layers)``,
-    at least one, as ``checkpoint_some_layers`` picks them) keep only their input; the others
-    keep everything.
+    at least one, as ``checkpoint_some_layers`` picks them) keep only their input — in host
+    memory with ``offload`` — and the others keep everything.
     """
     s, b, h = seq_len, batch_size, hidden_size
     per_layer_full = s * b * h * (34.0 + 5.0 * n_heads * s / h)
     if not gradient_checkpointing:
         return per_layer_full * n_layers
     kept = n_layers if checkpoint_fraction >= 1.0 else max(1, round(checkpoint_fraction * n_layers))
-    return 2.0 * s * b * h * kept + per_layer_full * (n_layers - kept)
+    inputs = 0.0 if offload else 2.0 * s * b * h * kept
+    return inputs + per_layer_full * (n_layers - kept)
 
 
 def estimate_memory(
@@ -70,6 +74,7 @@ def estimate_memory(
     seq_len: int = 256,
     gradient_checkpointing: bool = False,
     checkpoint_fraction: float = 1.0,
+    offload: bool = False,
     double_quant: bool = True,
 ) -> dict[str, float]:
     """Estimated training memory in MB for full fine-tuning, LoRA and QLoRA of this base.
@@ -88,6 +93,7 @@ def estimate_memory(
             seq_len=seq_len,
             gradient_checkpointing=gradient_checkpointing,
             checkpoint_fraction=checkpoint_fraction,
+            offload=offload,
         )
         if hidden_size and n_layers
         else 0.0
@@ -126,6 +132,7 @@ def estimate_for_model(
     seq_len: int,
     gradient_checkpointing: bool,
     checkpoint_fraction: float = 1.0,
+    offload: bool = False,
     double_quant: bool = True,
 ) -> dict[str, float]:
     """``estimate_memory`` with the architecture sizes read from ``model.config``."""
@@ -141,5 +148,6 @@ def estimate_for_model(
         seq_len=seq_len,
         gradient_checkpointing=gradient_checkpointing,
         checkpoint_fraction=checkpoint_fraction,
+        offload=offload,
         double_quant=double_quant,
     )

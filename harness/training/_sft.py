@@ -375,6 +375,7 @@ def _train_lora(
         pm: Any = trainer.model
         trainable = sum(p.numel() for p in pm.parameters() if p.requires_grad)
         total = sum(_n_weights(p) for p in pm.parameters())
+        offload = cuda and t.gradient_checkpointing and t.offload_checkpoints  # CUDA only
         memory_estimate = estimate_for_model(
             pm,
             recipe.method,
@@ -383,13 +384,13 @@ def _train_lora(
             seq_len=t.max_seq_len,
             gradient_checkpointing=t.gradient_checkpointing,
             checkpoint_fraction=t.checkpoint_fraction if cuda else 1.0,  # CUDA only, as trained
+            offload=offload,
             double_quant=recipe.quantization.double_quant,
         )
         start = time.perf_counter()
         # On CUDA: each LoRA layer as one autograd node that keeps no dropout copies
         # (harness/training/_fused_lora.py, use_fused_lora); on CPU peft's own forward.
         fuse = use_fused_lora(cuda, recipe.method == "qlora")
-        offload = cuda and t.gradient_checkpointing and t.offload_checkpoints
         with (
             no_adapter_input_casts(trainer.model, bf16),
             fused_lora(trainer.model, fuse),

@@ -221,6 +221,12 @@ def test_partial_checkpointing_estimate_lies_between_none_and_all() -> None:
     assert every < half < none
     # 11 layers keep their input only, 11 keep everything: the midpoint
     assert half == pytest.approx((every + none) / 2)
+    # offloaded inputs wait in host memory: nothing of the checkpointed layers on the device
+    assert activation_bytes(**shape, gradient_checkpointing=True, offload=True) == 0.0
+    half_off = activation_bytes(
+        **shape, gradient_checkpointing=True, checkpoint_fraction=0.5, offload=True
+    )
+    assert half_off == pytest.approx(none / 2)
 
 
 def test_old_cached_results_without_the_new_fields_still_load(tmp_path: Path) -> None:
