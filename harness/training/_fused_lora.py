@@ -9,8 +9,13 @@ and v share one, and the frozen path needs it anyway), the r-wide intermediate, 
 of the random generator, and regenerates the same mask in backward. The arithmetic is peft's,
 in the same dtypes, so a run computes the same function; only what is kept changes.
 
+``LoraLinear`` goes one step further for a frozen 16-bit ``nn.Linear`` base (LoRA rather than
+QLoRA): base and delta as one node, the delta added inside the base GEMM, the dropout mask
+kept as bool (see its docstring for what it measured).
+
 ``fused_lora(model, enabled)`` swaps the forward of each plain peft LoRA linear layer (16-bit
-and bitsandbytes 4-/8-bit bases) for one that uses it, and puts peft's forward back on exit.
+bases through ``LoraLinear``, bitsandbytes 4-/8-bit bases through ``LoraDelta``) for one that
+uses them, and puts peft's forward back on exit.
 Layers it cannot reproduce exactly (DoRA and other variants, a LoRA bias, several active
 adapters, merged weights, forwards already wrapped by hooks) stay on peft's path; calls with
 extra arguments (``adapter_names`` routing) or with adapters disabled fall back per call.
@@ -171,9 +176,9 @@ class LoraLinear(torch.autograd.Function):
     training step on an H200 (bench/gpu_train.py ``BENCH_ANATOMY=1``): the scaling multiply
     and the add into the base output ran as full-width elementwise kernels (about a fifth of
     GPU time with the dropout), and peft keeps a dropped copy of every adapted layer's input.
-    Here the delta is added inside the base output's GEMM epilogue (``addmm`` with
-    ``alpha=s``), the LoRA part of the input gradient is accumulated into the base part's
-    GEMM the same way, and what is kept is ``x`` (shared by q, k and v) plus the dropout mask
+    Here the delta is added inside the base output's GEMM epilogue (``addmm_`` into the base
+    output, with ``s`` folded into the bf16 copy of ``B``), the LoRA part of the input
+    gradient is accumulated into the base part's GEMM the same way, and what is kept is ``x`` (shared by q, k and v) plus the dropout mask
     as bool — one byte per element instead of peft's three. The result equals peft's up to
     rounding: the delta is rounded once, inside the GEMM, instead of after each of the
     matmul, the multiply and the add.

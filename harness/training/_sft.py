@@ -169,11 +169,11 @@ def _eval_kwargs(t: TrainSettings, has_eval: bool) -> dict[str, Any]:
 def _decoder(model: Any) -> Any:
     """The decoder stack under a peft/causal-LM wrapper: what ``offload_saved_inputs`` hooks
     (its layers are the checkpointed ones; the loss head stays on the device)."""
+    from torch import nn
+
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     get = getattr(base, "get_decoder", None)
     decoder = get() if callable(get) else None
-    from torch import nn
-
     return decoder if isinstance(decoder, nn.Module) else base
 
 
@@ -281,8 +281,9 @@ def _train_lora(
         if not torch.cuda.is_available():
             # On CPU (no autocast): casts norms and embeddings to fp32 and makes the inputs
             # require grad, so gradients reach every adapter layer through the frozen 4-bit
-            # layers. On CUDA, bf16 autocast and non-reentrant checkpointing do both without
-            # the fp32 copies of embeddings and head (bench/gpu_train.py: ours-qlora-*).
+            # layers. On CUDA, bf16 autocast and trl (which makes the embedding output require
+            # grad under checkpointing) do both without the fp32 copies of embeddings and head
+            # (bench/gpu_train.py: ours-qlora-*; tests/training/test_train_gpu.py).
             model = prepare_model_for_kbit_training(
                 model, use_gradient_checkpointing=t.gradient_checkpointing
             )
