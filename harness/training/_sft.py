@@ -243,7 +243,7 @@ def _train_lora(
     val_rows = [examples[i] for i in val_idx]
     advice = recipe_warnings(recipe)
     for w in advice:
-        warnings.warn(f"recipe {recipe.source or recipe.name}: {w}", RecipeWarning, stacklevel=2)
+        warnings.warn(f"recipe {recipe.source or recipe.name}: {w}", RecipeWarning, stacklevel=3)
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
