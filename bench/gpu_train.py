@@ -37,6 +37,8 @@ saved, not recomputed), BENCH_LORA_DROPOUT, BENCH_PROFILE=1, BENCH_ANATOMY=1
 4's earlier ones with the knobs named beside them in docs/benchmarks.md.
 
 Run on a GPU:   python bench/gpu_train.py --steps 12
+                python bench/gpu_train.py --rounds 3 --configs seed-lora,ours-lora-5g-m8
+                  (the list run three times over; medians, and paired per-round ratios)
 Smoke on CPU:   python bench/gpu_train.py --tiny --steps 2 --warmup 1 \
                   --configs seed-lora,ours-lora-5g,ours-lora-5g-m8,ours-qlora-5g-m8p
 Prints a table last; writes $OUT/train_bench.json when OUT is set.
@@ -495,6 +497,42 @@ def _table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _rounds_summary(results: list[dict[str, Any]]) -> str:
+    """``--rounds N``: each config's median over the rounds, and ratio targets as the median of
+    the per-round ratios (each round's config against that round's reference, run minutes
+    apart on the same machine), since the seed reference itself moved by a third between
+    machines and by several percent between runs."""
+    ok = [r for r in results if "error" not in r]
+    names = list(dict.fromkeys(r["config"] for r in ok))
+    lines = ["config            median tok/s  (rounds)          max peak GB   target"]
+    for name in names:
+        runs = [r for r in ok if r["config"] == name]
+        tps = [r["tokens_per_s"] for r in runs]
+        peak = max(r["peak_gb"] or 0 for r in runs)
+        verdict = ""
+        tgt = TARGETS.get(name)
+        if tgt:
+            floor, cap = tgt
+            if isinstance(floor, str):
+                ref_name = floor.split(" x ")[1]
+                refs = {r["round"]: r["tokens_per_s"] for r in ok if r["config"] == ref_name}
+                ratios = [r["tokens_per_s"] / refs[r["round"]] for r in runs if r["round"] in refs]
+                if ratios:
+                    med = statistics.median(ratios)
+                    met = med >= 2.0 and peak <= cap
+                    shown = ", ".join(f"{x:.2f}" for x in ratios)
+                    verdict = f"2x {ref_name}: ratios {shown}, median {med:.2f}x within {cap} GB: "
+                    verdict += "MET" if met else "missed"
+            else:
+                met = statistics.median(tps) >= floor and peak <= cap
+                verdict = f">= {floor:,.0f} within {cap} GB: {'MET' if met else 'missed'}"
+        shown = "/".join(f"{x / 1000:.1f}k" for x in tps)
+        lines.append(
+            f"{name:<16} {statistics.median(tps):>12,.0f}  ({shown})  {peak:>8.2f}   {verdict}"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--configs", default=",".join(ALL))
@@ -503,6 +541,7 @@ def main() -> None:
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--base", type=Path, default=None)
     ap.add_argument("--worker", default=None)
+    ap.add_argument("--rounds", type=int, default=1, help="run the config list this many times")
     a = ap.parse_args()
     if a.worker:
         worker(a.worker, a.base, a.steps, a.warmup, a.tiny)
@@ -512,7 +551,8 @@ def main() -> None:
         make_base(base, a.tiny)
     results = []
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    for name in a.configs.split(","):
+    names = a.configs.split(",")
+    for rnd, name in ((r, n) for r in range(a.rounds) for n in names):
         cmd = [sys.executable, __file__, "--worker", name, "--base", str(base)]
         cmd += ["--steps", str(a.steps), "--warmup", str(a.warmup)] + (["--tiny"] if a.tiny else [])
         t = time.perf_counter()
@@ -528,12 +568,13 @@ def main() -> None:
         else:
             res = json.loads(line[7:])
         res["wall_s"] = round(time.perf_counter() - t, 1)
+        res["round"] = rnd
         results.append(res)
         print(f"{name}: {json.dumps({k: v for k, v in res.items() if k != 'losses'})[:400]}")
         sys.stdout.flush()
     if os.environ.get("OUT"):
         Path(os.environ["OUT"], "train_bench.json").write_text(json.dumps(results, indent=1))
-    print(_table(results))
+    print(_table(results) if a.rounds == 1 else _rounds_summary(results))
 
 
 if __name__ == "__main__":
