@@ -33,8 +33,10 @@ BENCH_NO_REENTRANT=1 (reentrant checkpointing on / off), BENCH_OFFLOAD=1 / BENCH
 (checkpointed layer inputs in pinned host memory, harness.training._offload; implies
 reentrant), BENCH_NO_LIGER=1, BENCH_SAC=1 (trl's selective checkpointing: attention outputs
 saved, not recomputed), BENCH_LORA_DROPOUT, BENCH_PROFILE=1, BENCH_ANATOMY=1
-(bench/step_anatomy.py). Session 3's ours-* measurements ran without the step trim, session
-4's earlier ones with the knobs named beside them in docs/benchmarks.md.
+(bench/step_anatomy.py), BENCH_TRITON_DROPOUT=1 (LoRA dropout masks drawn inside Triton
+kernels, harness.training._lora_triton; 16-bit layers, rank a power of two >= 16).
+Session 3's ours-* measurements ran without the step trim, session 4's with the knobs named
+beside them in docs/benchmarks.md.
 
 Run on a GPU:   python bench/gpu_train.py --steps 12
                 python bench/gpu_train.py --rounds 3 --configs seed-lora,ours-lora-5g-m8
@@ -382,7 +384,7 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
     offload = not seed and offload and kw.get("gradient_checkpointing", False)
     with (
         no_adapter_input_casts(trainer.model, cuda and not seed),
-        fused_lora(trainer.model, fuse) as fused,
+        fused_lora(trainer.model, fuse, bool(os.environ.get("BENCH_TRITON_DROPOUT"))) as fused,
         offload_saved_inputs(trainer.model.get_base_model().model, offload) as moved,
     ):
         trainer.train()

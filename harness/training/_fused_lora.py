@@ -197,18 +197,27 @@ class LoraLinear(torch.autograd.Function):
         scaling: float,
         p: float,
         dtype: torch.dtype,
+        triton_dropout: bool = False,
     ) -> Tensor:
         xc = x.to(dtype)
         mask: Tensor | None = None
-        dropped = xc
-        if p > 0.0:
-            dropped, mask = torch.native_dropout(xc, p, True)
-        h = F.linear(dropped, _low(weight_a, dtype))
+        seed: int | None = None
+        if p > 0.0 and triton_dropout:
+            # the mask is drawn inside the kernels (harness/training/_lora_triton.py)
+            from harness.training._lora_triton import dropout_project
+
+            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())  # CPU generator: no sync
+            h = dropout_project(xc, _low(weight_a, dtype), seed, p).view(*x.shape[:-1], -1)
+        else:
+            dropped = xc
+            if p > 0.0:
+                dropped, mask = torch.native_dropout(xc, p, True)
+            h = F.linear(dropped, _low(weight_a, dtype))
         out = F.linear(xc, weight.to(dtype), None if bias is None else bias.to(dtype))
         flat = out.view(-1, out.shape[-1])
         flat.addmm_(h.reshape(-1, h.shape[-1]), _low(weight_b, dtype, scaling).t())
         ctx.save_for_backward(x, weight, weight_a, weight_b, h, mask)
-        ctx.scaling, ctx.p, ctx.dtype = scaling, p, dtype
+        ctx.scaling, ctx.p, ctx.dtype, ctx.seed = scaling, p, dtype, seed
         return out
 
     @staticmethod
@@ -225,18 +234,27 @@ class LoraLinear(torch.autograd.Function):
             grad_b = torch.mm(gf.t(), hf).to(weight_b.dtype).mul_(s)
         g_h = torch.mm(gf, _low(weight_b, dtype, s))  # N x r
         scale = 1.0 / (1.0 - p) if p > 0.0 else 1.0
+        seed = ctx.seed
+        if seed is not None:
+            from harness.training._lora_triton import dropout_grad_a, dropout_grad_x
         if need_a:
             xf = x.to(dtype).reshape(-1, x.shape[-1])
-            if mask is not None:
-                xf = torch.ops.aten.native_dropout_backward(xf, mask.reshape(xf.shape), scale)
-            grad_a = torch.mm(g_h.t(), xf).to(weight_a.dtype)
+            if seed is not None:
+                grad_a = dropout_grad_a(xf, g_h, seed, p).to(weight_a.dtype)
+            else:
+                if mask is not None:
+                    xf = torch.ops.aten.native_dropout_backward(xf, mask.reshape(xf.shape), scale)
+                grad_a = torch.mm(g_h.t(), xf).to(weight_a.dtype)
         if need_x:
-            gx = torch.mm(g_h, _low(weight_a, dtype))
-            if mask is not None:
-                gx = torch.ops.aten.native_dropout_backward(gx, mask.reshape(gx.shape), scale)
+            if seed is not None:
+                gx = dropout_grad_x(g_h, _low(weight_a, dtype), seed, p, x.shape[-1])
+            else:
+                gx = torch.mm(g_h, _low(weight_a, dtype))
+                if mask is not None:
+                    gx = torch.ops.aten.native_dropout_backward(gx, mask.reshape(gx.shape), scale)
             gx.addmm_(gf, weight.to(dtype))
             grad_x = gx.view(x.shape).to(x.dtype)
-        return grad_x, None, None, grad_a, grad_b, None, None, None
+        return grad_x, None, None, grad_a, grad_b, None, None, None, None
 
 
 def lora_delta(
@@ -311,6 +329,11 @@ def _base_and_delta(layer: Any, base: nn.Linear, x: Tensor) -> Tensor:
     dtype = (
         torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else base.weight.dtype
     )
+    triton_dropout = False
+    if p > 0.0 and getattr(layer, "_harness_triton_dropout", False):
+        from harness.training._lora_triton import supported
+
+        triton_dropout = supported(x, weight_a.shape[0])
     out: Tensor = LoraLinear.apply(
         x,
         base.weight,
@@ -320,6 +343,7 @@ def _base_and_delta(layer: Any, base: nn.Linear, x: Tensor) -> Tensor:
         float(layer.scaling[name]),
         p,
         dtype,
+        triton_dropout,
     )
     return out
 
@@ -385,13 +409,15 @@ class FusedReport:
 
 
 @contextmanager
-def fused_lora(model: Any, enabled: bool) -> Iterator[FusedReport]:
+def fused_lora(model: Any, enabled: bool, triton_dropout: bool = False) -> Iterator[FusedReport]:
     """Run every LoRA linear layer of ``model`` it can reproduce through ``LoraLinear`` (a
     frozen 16-bit ``nn.Linear`` base) or ``LoraDelta`` (bitsandbytes bases, trainable bases).
 
     Disabled (``enabled=False``, e.g. training on CPU, whose evidence must stay bit-for-bit
     what peft computes) it changes nothing. On exit each swapped layer gets peft's forward
-    back and the low-precision weight copies are dropped.
+    back and the low-precision weight copies are dropped. ``triton_dropout`` draws the
+    dropout masks of 16-bit layers inside Triton kernels (harness/training/_lora_triton.py;
+    needs Triton and, outside its interpreter, CUDA); not yet the default: unmeasured.
     """
     report = FusedReport()
     if not enabled:
@@ -422,6 +448,7 @@ def fused_lora(model: Any, enabled: bool) -> Iterator[FusedReport]:
                 continue
             module._peft_forward = module.forward
             module.forward = types.MethodType(fused, module)
+            module._harness_triton_dropout = triton_dropout
             swapped.append(module)
         report.fused = len(swapped)
         if report.left:
@@ -438,6 +465,7 @@ def fused_lora(model: Any, enabled: bool) -> Iterator[FusedReport]:
         for module in swapped:
             del module.forward
             del module._peft_forward
+            del module._harness_triton_dropout
         for param in model.parameters():
             if hasattr(param, "_harness_low"):
                 del param._harness_low
