@@ -417,7 +417,8 @@ def fused_lora(model: Any, enabled: bool, triton_dropout: bool = False) -> Itera
     what peft computes) it changes nothing. On exit each swapped layer gets peft's forward
     back and the low-precision weight copies are dropped. ``triton_dropout`` draws the
     dropout masks of 16-bit layers inside Triton kernels (harness/training/_lora_triton.py;
-    needs Triton and, outside its interpreter, CUDA); not yet the default: unmeasured.
+    needs Triton and, outside its interpreter, CUDA): leaner but, as written, slower on an
+    H200, so opt-in.
     """
     report = FusedReport()
     if not enabled:
