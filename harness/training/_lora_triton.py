@@ -148,6 +148,14 @@ def _grad_x_kernel(
     )
 
 
+def _rng(seed: int, p: float) -> tuple[int, float, float]:
+    """The kernels' dropout arguments: seed, drop probability, scale of what is kept."""
+    return seed, p, 1.0 / (1.0 - p)
+
+
+TILES = {"BN": BLOCK_N, "BK": BLOCK_K}
+
+
 def supported(x: Tensor, r: int) -> bool:
     """Whether these kernels take this call: a power-of-two rank of at least 16, and offsets
     of the whole input that fit the generator's 32-bit counter."""
@@ -166,20 +174,7 @@ def dropout_project(x: Tensor, a: Tensor, seed: int, p: float) -> Tensor:
     h = torch.empty(n, r, device=x.device, dtype=x.dtype)
     grid = (triton.cdiv(n, BLOCK_N),)
     _project_kernel[grid](
-        xf,
-        a.contiguous(),
-        h,
-        n,
-        k,
-        xf.stride(0),
-        k,
-        r,
-        seed,
-        p,
-        1.0 / (1.0 - p),
-        R=r,
-        BN=BLOCK_N,
-        BK=BLOCK_K,
+        xf, a.contiguous(), h, n, k, xf.stride(0), k, r, *_rng(seed, p), R=r, **TILES
     )
     return h
 
@@ -196,22 +191,9 @@ def dropout_grad_a(x: Tensor, g_h: Tensor, seed: int, p: float, parts: int = 0) 
     rows_per_prog = triton.cdiv(triton.cdiv(n, parts), BLOCK_N) * BLOCK_N
     parts = triton.cdiv(n, rows_per_prog)
     out = torch.empty(parts, r, k, device=x.device, dtype=torch.float32)
-    _grad_a_kernel[(col_blocks, parts)](
-        xf,
-        gf,
-        out,
-        n,
-        k,
-        xf.stride(0),
-        gf.stride(0),
-        rows_per_prog,
-        seed,
-        p,
-        1.0 / (1.0 - p),
-        R=r,
-        BN=BLOCK_N,
-        BK=BLOCK_K,
-    )
+    grid = (col_blocks, parts)
+    strides = (xf.stride(0), gf.stride(0), rows_per_prog)
+    _grad_a_kernel[grid](xf, gf, out, n, k, *strides, *_rng(seed, p), R=r, **TILES)
     return out.sum(0)
 
 
@@ -222,19 +204,6 @@ def dropout_grad_x(g_h: Tensor, a: Tensor, seed: int, p: float, k: int) -> Tenso
     out = torch.empty(n, k, device=g_h.device, dtype=g_h.dtype)
     grid = (triton.cdiv(n, BLOCK_N), triton.cdiv(k, BLOCK_K))
     _grad_x_kernel[grid](
-        gf,
-        a.contiguous(),
-        out,
-        n,
-        k,
-        gf.stride(0),
-        k,
-        k,
-        seed,
-        p,
-        1.0 / (1.0 - p),
-        R=r,
-        BN=BLOCK_N,
-        BK=BLOCK_K,
+        gf, a.contiguous(), out, n, k, gf.stride(0), k, k, *_rng(seed, p), R=r, **TILES
     )
     return out
