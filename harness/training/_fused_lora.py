@@ -155,17 +155,15 @@ def _low(weight: Tensor, dtype: torch.dtype, scale: float = 1.0) -> Tensor:
     """
     if weight.dtype == dtype and scale == 1.0:
         return weight
-    if not _OPEN[0]:
-        with torch.no_grad():
-            return (weight * scale if scale != 1.0 else weight).to(dtype)
     key = (_STEPS[0], weight._version, weight.data_ptr(), dtype, scale)
-    hit = getattr(weight, "_harness_low", None)
+    hit = getattr(weight, "_harness_low", None) if _OPEN[0] else None
     if hit is not None and hit[0] == key:
         low: Tensor = hit[1]
         return low
     with torch.no_grad():
         low = (weight * scale if scale != 1.0 else weight).to(dtype)
-    weight._harness_low = (key, low)  # type: ignore[attr-defined]
+    if _OPEN[0]:
+        weight._harness_low = (key, low)  # type: ignore[attr-defined]
     return low
 
 

@@ -40,12 +40,18 @@ BLOCK_K = 64
 
 
 @triton.jit
+def _keep(rows, cols, k, seed, p):
+    """The mask of element (row, col) of a K-wide input: one counter per element, so forward
+    and both backward kernels draw the same mask from the same seed."""
+    return tl.rand(seed, rows[:, None] * k + cols[None, :]) >= p
+
+
+@triton.jit
 def _dropped(x_ptr, rows, cols, n, k, stride_x, seed, p, scale):
     """The dropped input tile: x * mask / (1 - p), in x's dtype, zero outside the matrix."""
     inside = (rows[:, None] < n) & (cols[None, :] < k)
     x = tl.load(x_ptr + rows[:, None] * stride_x + cols[None, :], mask=inside, other=0.0)
-    offsets = rows[:, None] * k + cols[None, :]
-    keep = tl.rand(seed, offsets) >= p
+    keep = _keep(rows, cols, k, seed, p)
     return tl.where(keep & inside, x.to(tl.float32) * scale, 0.0).to(x.dtype)
 
 
@@ -139,7 +145,7 @@ def _grad_x_kernel(
     a = tl.load(a_ptr + rr[:, None] * stride_a + cols[None, :], mask=cols[None, :] < k, other=0.0)
     d = tl.dot(g, a.to(g.dtype))
     inside = (rows[:, None] < n) & (cols[None, :] < k)
-    keep = tl.rand(seed, rows[:, None] * k + cols[None, :]) >= p
+    keep = _keep(rows, cols, k, seed, p)
     out = tl.where(keep, d * scale, 0.0)
     tl.store(
         out_ptr + rows[:, None] * stride_o + cols[None, :],
