@@ -19,6 +19,8 @@ Configurations (``--configs``, comma separated):
                             cost ~250-300 ms whatever its size (1, 2 or 4 rows of 2048: host-
                             side launch work, not GPU work), so fewer, larger micro-steps are
                             what raises tokens/s; checkpointing keeps them within 5 GB
+  ours-lora-5g-m16          the same effective batch in one micro-batch of 16 rows (no
+                            accumulation), checkpointed and offloaded
 
 ours-* configs on CUDA run each LoRA layer through harness.training._fused_lora (one autograd
 node, no dropout copies kept) and reentrant checkpointing, as train_lora does
@@ -77,6 +79,7 @@ ALL = [
 # for some layers to keep their activations).
 VARIANTS: dict[str, dict[str, float]] = {
     "ours-lora-5g-m8": {"micro": 8, "offload": 1},
+    "ours-lora-5g-m16": {"micro": 16, "offload": 1},
     "ours-qlora-5g-m8": {"micro": 8},
     "ours-qlora-5g-m8p": {"micro": 8, "fraction": 0.8},
 }
@@ -86,6 +89,7 @@ TARGETS = {  # tokens/s floor, peak GB ceiling (from the issue)
     "ours-lora-fast": (70000.0, 31.0),
     "ours-qlora-fast": (34000.0, 38.0),
     "ours-lora-5g-m8": ("2 x seed-lora", 5.0),
+    "ours-lora-5g-m16": ("2 x seed-lora", 5.0),
     "ours-qlora-5g-m8": ("2 x seed-qlora", 5.0),
     "ours-qlora-5g-m8p": ("2 x seed-qlora", 5.0),
 }
@@ -391,6 +395,10 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
     res = _result(
         name, t0, times[: warmup + steps], warmup, batch * accum * seq, losses, trainer.model
     )
+    if os.environ.get("BENCH_TRITON_DROPOUT") and cuda:
+        from harness.training._lora_triton import tuned
+
+        res["triton_tiles"] = tuned()
     ckpt = [getattr(c, "checkpointed", None) for c in extra]
     res.update(
         micro_batch=batch,

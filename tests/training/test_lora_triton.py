@@ -19,6 +19,7 @@ pytest.importorskip("triton")
 
 from harness.training._fused_lora import LoraLinear, fused_lora
 from harness.training._lora_triton import (
+    drop_probability,
     dropout_grad_a,
     dropout_grad_x,
     dropout_project,
@@ -29,15 +30,18 @@ from harness.training._lora_triton import (
 pytestmark = [pytest.mark.gpu] if torch.cuda.is_available() else []
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 DTYPE = torch.bfloat16 if DEVICE == "cuda" else torch.float32
-TOL = {"atol": 5e-2, "rtol": 2e-2} if DEVICE == "cuda" else {"atol": 1e-4, "rtol": 1e-4}
 
 
 def _near(got: torch.Tensor, ref: torch.Tensor) -> None:
-    """Equal up to the dtype's rounding: elementwise in float32 (interpreter); in bf16 on
-    CUDA by relative norm, since a sum rounded in another order can move a single large
-    element by a few units of its last place (seen on an H200: 3 of 3,072 elements)."""
+    """Equal up to the dtype's rounding. In float32 (interpreter) elementwise, with the
+    absolute slack scaled to the tensor: a gradient element that is a near-cancelling sum of
+    large terms carries their rounding (seen: 0.004 on an element of 1.3 in a tensor whose
+    entries run to thousands). In bf16 on CUDA by relative norm, since a sum rounded in
+    another order can move a single large element by a few units of its last place (seen on
+    an H200: 3 of 3,072 elements)."""
     if DEVICE == "cpu":
-        torch.testing.assert_close(got, ref, **TOL)
+        scale = ref.abs().max().item()
+        torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-4 * max(1.0, 1e-2 * scale))
         return
     err = (got.float() - ref.float()).norm() / ref.float().norm()
     assert err < 1e-2, err
@@ -63,10 +67,11 @@ def test_kernels_compute_the_dropout_formulas(shape: tuple[int, int]) -> None:
     x, a, g = _randn(n, k, seed=1), _randn(r, k, seed=2), _randn(n, r, seed=3)
     m = _mask(n, k, r, seed, p)
     assert set(torch.unique(m).tolist()) <= {0.0, 1.0}
-    xd = (x.float() * m.float() / (1 - p)).to(DTYPE)
+    keep = 1 - drop_probability(p)
+    xd = (x.float() * m.float() / keep).to(DTYPE)
     _near(dropout_project(x, a, seed, p), xd @ a.T)
     _near(dropout_grad_a(x, g, seed, p, parts=3), (g.T @ xd).float())
-    ref_x = ((g.float() @ a.float()) * m.float() / (1 - p)).to(DTYPE)
+    ref_x = ((g.float() @ a.float()) * m.float() / keep).to(DTYPE)
     _near(dropout_grad_x(g, a, seed, p, k), ref_x)
 
 
@@ -123,7 +128,7 @@ def test_node_gradients_follow_the_drawn_mask_and_replay_under_checkpointing(
     seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
     x, a, b = (t.detach().requires_grad_() for t in leaves)
     m = _mask(n, k, r, seed, 0.3)
-    out = x @ w.T + 2.0 * ((x * m / 0.7) @ a.T) @ b.T
+    out = x @ w.T + 2.0 * ((x * m / (1 - drop_probability(0.3))) @ a.T) @ b.T
     out.float().square().sum().backward()
     for got, ref in zip(plain, [out.detach(), x.grad, a.grad, b.grad], strict=True):
         _near(got, ref)
@@ -173,3 +178,43 @@ def test_fused_lora_uses_the_kernels_for_rank_16_and_trains() -> None:
     assert len(calls) == 2 * 20  # two adapted layers, every training step
     assert losses[-1] < 0.5 * losses[0], losses
     torch.testing.assert_close(fused_eval, peft_eval, atol=1e-5, rtol=1e-4)
+
+
+def test_drop_probability_is_p_rounded_to_16_bits_and_the_scale_keeps_the_expectation() -> None:
+    from harness.training._lora_triton import _rng
+
+    assert drop_probability(0.25) == 0.25
+    assert abs(drop_probability(0.05) - 0.05) < 1 / 65536
+    _, threshold, scale = _rng(3, 0.05)
+    assert threshold == 3277
+    assert scale * (1 - drop_probability(0.05)) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_neighbouring_elements_draw_independent_bits() -> None:
+    """Eight elements share one Philox call (16 bits each): neighbours within a call, and
+    across calls, agree as often as independent fair coins would."""
+    m = _mask(256, 256, 16, 5, 0.5)
+    for shift in (1, 2, 4, 7, 8):
+        agree = (m[:, shift:] == m[:, :-shift]).float().mean().item()
+        assert abs(agree - 0.5) < 0.02, (shift, agree)  # ~65k pairs: sd ~0.002
+    assert abs((m[1:] == m[:-1]).float().mean().item() - 0.5) < 0.02
+
+
+def test_the_mask_does_not_depend_on_the_tile_shape() -> None:
+    """Each kernel's autotuner may pick another tile: the mask is a function of the element
+    only, so forward and backward agree whatever they picked."""
+    import triton
+
+    from harness.training._lora_triton import _grad_x_kernel, _rng
+
+    n, k, r = 96, 200, 16
+    g = torch.full((n, r), 1.0 / r, device=DEVICE, dtype=DTYPE)
+    a = torch.ones(r, k, device=DEVICE, dtype=DTYPE)
+    masks = []
+    for bn, bk in ((64, 64), (32, 128), (128, 256)):
+        out = torch.empty(n, k, device=DEVICE, dtype=DTYPE)
+        grid = (triton.cdiv(n, bn), triton.cdiv(k, bk))
+        _grad_x_kernel.fn[grid](g, a, out, n, k, r, k, k, *_rng(9, 0.4), R=r, BN=bn, BK=bk)
+        masks.append(out != 0)
+    assert torch.equal(masks[0], masks[1]) and torch.equal(masks[0], masks[2])
+    assert 0.5 < masks[0].float().mean().item() < 0.7
