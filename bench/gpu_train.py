@@ -30,7 +30,9 @@ with --tiny, to exercise it.
 Knobs (environment, ours-* only): BENCH_MICRO=rows per micro-batch (accumulation keeps the
 effective batch), BENCH_CKPT_FRACTION=share of layers checkpointed (-5g configs),
 BENCH_NO_CKPT=1, BENCH_FUSED=1 / BENCH_NO_FUSED=1 (force the fused layers / peft's forward),
-BENCH_NO_TRIM=1 (keep the Trainer's per-step model walks), BENCH_REENTRANT=1 /
+BENCH_NO_TRIM=1 (keep the Trainer's per-step model walks), BENCH_NO_DEFER=1 (read trl's
+per-micro-step metrics back at once, harness.training._deferred), BENCH_BLOCKING=1 (blocking
+batch copies to the GPU), BENCH_REENTRANT=1 /
 BENCH_NO_REENTRANT=1 (reentrant checkpointing on / off), BENCH_OFFLOAD=1 / BENCH_NO_OFFLOAD=1
 (checkpointed layer inputs in pinned host memory, harness.training._offload; implies
 reentrant), BENCH_NO_LIGER=1, BENCH_SAC=1 (trl's selective checkpointing: attention outputs
@@ -272,6 +274,7 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
     from transformers import AutoTokenizer, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
+    from harness.training._deferred import defer_step_readbacks
     from harness.training._fused_lora import fused_lora
     from harness.training._offload import offload_saved_inputs
     from harness.training._speed import (
@@ -307,6 +310,8 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
     else:
         kw = speed_settings(cuda, quantized)
+        if os.environ.get("BENCH_BLOCKING"):
+            kw.pop("accelerator_config", None)
         kw["gradient_checkpointing"] = not fast
         if os.environ.get("BENCH_NO_LIGER"):
             kw.pop("use_liger_kernel", None)
@@ -375,6 +380,8 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
     )
     if not seed and not os.environ.get("BENCH_NO_TRIM"):
         trim_step_overhead(trainer)
+    if not seed and cuda and not os.environ.get("BENCH_NO_DEFER"):
+        defer_step_readbacks(trainer)  # as train_lora on CUDA
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     _sync()

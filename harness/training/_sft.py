@@ -23,6 +23,7 @@ from typing import Any
 from harness.config import Recipe, RecipeWarning, TrainSettings, recipe_warnings
 from harness.models import fingerprint_value, torch_dtype
 from harness.training._data_checks import DataReport, check_training_data, split_train_val
+from harness.training._deferred import defer_step_readbacks
 from harness.training._failed import TrainingFailed
 from harness.training._memory import estimate_for_model
 from harness.training._peft_config import build_peft_config, resolve_optim
@@ -359,6 +360,8 @@ def _train_lora(
             callbacks=[monitor, *stoppers, *partial, *callbacks],
         )
         trim_step_overhead(trainer)  # two whole-model walks per micro-step; same results
+        if cuda:  # the per-micro-step metric readbacks wait for the GPU; the same numbers
+            defer_step_readbacks(trainer)
         kept = len(trainer.train_dataset)  # type: ignore[arg-type]
         if kept == 0:
             raise TrainingFailed(

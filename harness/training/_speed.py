@@ -37,6 +37,10 @@ def speed_settings(cuda: bool, quantized: bool, optim: str = "auto") -> dict[str
         out["bf16"] = True
         out["tf32"] = True
         out["dataloader_pin_memory"] = True
+        # Batches go to the GPU as they are loaded, from pinned memory without waiting: a
+        # blocking copy waits for every kernel queued before it, so each micro-step would
+        # start on an idle GPU (harness/training/_deferred.py has the other such waits).
+        out["accelerator_config"] = {"non_blocking": True}
         if liger_available():
             # RMSNorm, SwiGLU and RoPE as fused kernels: fewer activations kept, fewer launches.
             out["use_liger_kernel"] = True

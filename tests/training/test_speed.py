@@ -322,3 +322,17 @@ def test_modeling_module_patches_are_undone_when_training_ends(tiny_model_dir: P
     assert not any(isinstance(m, Patched) for m in fresh.modules())
     ids = torch.tensor([[5, 9, 13]])
     torch.testing.assert_close(fresh(input_ids=ids).logits, model(input_ids=ids).logits)
+
+
+def test_cuda_settings_copy_batches_without_waiting() -> None:
+    from transformers import TrainingArguments
+
+    from harness.training._speed import speed_settings
+
+    kw = speed_settings(True, False)
+    assert kw["accelerator_config"] == {"non_blocking": True} and kw["dataloader_pin_memory"]
+    assert "accelerator_config" not in speed_settings(False, False)
+    args = TrainingArguments(
+        output_dir="unused", use_cpu=True, accelerator_config=kw["accelerator_config"]
+    )
+    assert args.accelerator_config.non_blocking

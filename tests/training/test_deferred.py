@@ -1,0 +1,129 @@
+"""Per-micro-step readbacks deferred to log time: the same logged numbers, fewer waits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+
+def _run(tiny_model_dir: Path, tmp: Path, defer: bool) -> tuple[Any, dict[str, int]]:
+    """Seeded SFTTrainer steps with evaluation and token counting; the trainer and how many
+    times a tensor was read back to the host (``item()``, ``bool()``) by compute_loss and
+    the Trainer's token count themselves (not by the model's forward)."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from harness.training._deferred import defer_step_readbacks
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    rows = [{"prompt": f"ticket {i}:", "completion": f" Q{i % 3} x"} for i in range(24)]
+    args = SFTConfig(
+        output_dir=str(tmp),
+        per_device_train_batch_size=2,
+        per_device_eval_batch_size=2,
+        gradient_accumulation_steps=2,
+        max_steps=5,
+        learning_rate=1e-2,
+        logging_steps=2,
+        eval_strategy="steps",
+        eval_steps=3,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+        data_seed=0,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        include_num_input_tokens_seen="non_padding",
+        max_length=32,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows[:16]),
+        eval_dataset=Dataset.from_list(rows[16:]),
+        processing_class=AutoTokenizer.from_pretrained(str(tiny_model_dir)),
+        peft_config=LoraConfig(r=4, lora_dropout=0.3, target_modules="all-linear"),
+    )
+    if defer:
+        assert defer_step_readbacks(trainer) == {"metrics": True, "tokens": True}
+    reads = {"n": 0}
+    inside = {"on": False}
+    item, as_bool = torch.Tensor.item, torch.Tensor.__bool__
+
+    def counted(fn: Any) -> Any:
+        def wrapper(self: torch.Tensor, *a: Any) -> Any:
+            if inside["on"]:
+                reads["n"] += 1
+            return fn(self, *a)
+
+        return wrapper
+
+    def watched(fn: Any) -> Any:
+        def wrapper(*a: Any, **k: Any) -> Any:
+            inside["on"] = True
+            try:
+                return fn(*a, **k)
+            finally:
+                inside["on"] = False
+
+        return wrapper
+
+    def paused(fn: Any) -> Any:  # transformers' own mask checks read back inside forward
+        def wrapper(*a: Any, **k: Any) -> Any:
+            was, inside["on"] = inside["on"], False
+            try:
+                return fn(*a, **k)
+            finally:
+                inside["on"] = was
+
+        return wrapper
+
+    trainer.compute_loss = watched(trainer.compute_loss)
+    trainer.model.forward = paused(trainer.model.forward)
+    trainer._track_num_input_tokens = watched(trainer._track_num_input_tokens)
+    torch.Tensor.item, torch.Tensor.__bool__ = counted(item), counted(as_bool)  # type: ignore[method-assign]
+    try:
+        trainer.train()
+    finally:
+        torch.Tensor.item, torch.Tensor.__bool__ = item, as_bool  # type: ignore[method-assign]
+    return trainer, reads
+
+
+def _untimed(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The log without wall-clock figures (runtime, per-second rates)."""
+    timed = ("runtime", "per_second")
+    return [{k: v for k, v in h.items() if not any(t in k for t in timed)} for h in history]
+
+
+def test_deferred_readbacks_log_the_same_numbers_without_waiting_per_micro_step(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    plain, plain_reads = _run(tiny_model_dir, tmp_path / "a", defer=False)
+    deferred, deferred_reads = _run(tiny_model_dir, tmp_path / "b", defer=True)
+    history = _untimed(plain.state.log_history)
+    assert _untimed(deferred.state.log_history) == history  # losses, metrics, tokens: equal
+    keys = {k for h in history for k in h}
+    assert {"entropy", "mean_token_accuracy", "num_tokens", "num_input_tokens_seen"} <= keys
+    assert {"eval_loss", "eval_entropy", "eval_mean_token_accuracy"} <= keys
+    assert deferred.state.num_input_tokens_seen == plain.state.num_input_tokens_seen > 0
+    # trl's compute_loss reads back several scalars per call, the token count one per
+    # micro-step (10 micro-steps, 8 eval batches); deferred, none of that happens there
+    assert plain_reads["n"] >= 3 * 18
+    assert deferred_reads["n"] == 0
+
+
+def test_other_trl_releases_keep_their_own_compute_loss(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.training._deferred as deferred
+
+    monkeypatch.setattr(deferred, "KNOWN_TRL_COMPUTE_LOSS", {})
+    with pytest.raises(AssertionError):  # _run asserts both parts applied
+        _run(tiny_model_dir, tmp_path, defer=True)
