@@ -37,8 +37,10 @@ BENCH_NO_REENTRANT=1 (reentrant checkpointing on / off), BENCH_OFFLOAD=1 / BENCH
 (checkpointed layer inputs in pinned host memory, harness.training._offload; implies
 reentrant), BENCH_NO_LIGER=1, BENCH_SAC=1 (trl's selective checkpointing: attention outputs
 saved, not recomputed), BENCH_LORA_DROPOUT, BENCH_PROFILE=1, BENCH_ANATOMY=1
-(bench/step_anatomy.py), BENCH_TRITON_DROPOUT=1 (LoRA dropout masks drawn inside Triton
-kernels, harness.training._lora_triton; 16-bit layers, rank a power of two >= 16).
+(bench/step_anatomy.py), BENCH_LEAN=1 / BENCH_NO_LEAN=1 (force fused_lora's lean mode on /
+off; by default it follows train_lora: on with checkpointing — LoRA dropout masks drawn in
+Triton kernels, harness.training._lora_triton, and the MLP's SwiGLU product recomputed,
+harness.training._fused_mlp).
 Session 3's ours-* measurements ran without the step trim, session 4's with the knobs named
 beside them in docs/benchmarks.md.
 
@@ -284,6 +286,7 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
         speed_settings,
         trim_step_overhead,
         use_fused_lora,
+        use_lean_lora,
     )
 
     cuda = torch.cuda.is_available()
@@ -393,16 +396,18 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
     )
     fuse = fuse and not os.environ.get("BENCH_NO_FUSED")
     offload = not seed and offload and kw.get("gradient_checkpointing", False)
+    lean = use_lean_lora(cuda, bool(kw.get("gradient_checkpointing", False)))
+    lean = (lean or bool(os.environ.get("BENCH_LEAN"))) and not os.environ.get("BENCH_NO_LEAN")
     with (
         no_adapter_input_casts(trainer.model, cuda and not seed),
-        fused_lora(trainer.model, fuse, bool(os.environ.get("BENCH_TRITON_DROPOUT"))) as fused,
+        fused_lora(trainer.model, fuse, lean=lean) as fused,
         offload_saved_inputs(trainer.model.get_base_model().model, offload) as moved,
     ):
         trainer.train()
     res = _result(
         name, t0, times[: warmup + steps], warmup, batch * accum * seq, losses, trainer.model
     )
-    if os.environ.get("BENCH_TRITON_DROPOUT") and cuda:
+    if fuse and lean and cuda:
         from harness.training._lora_triton import tuned
 
         res["triton_tiles"] = tuned()
@@ -412,6 +417,7 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
         accum=accum,
         seq=seq,
         fused_layers=fused.fused,
+        lean_mlps=fused.mlps,
         offloaded_gb_per_step=round(moved.bytes / 2**30 / max(1, len(times)), 2),
         checkpointed_layers=ckpt[0] if ckpt else ("all" if kw["gradient_checkpointing"] else 0),
     )

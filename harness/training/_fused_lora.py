@@ -23,7 +23,9 @@ extra arguments (``adapter_names`` routing) or with adapters disabled fall back 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
 import types
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -197,23 +199,9 @@ class LoraLinear(torch.autograd.Function):
         dtype: torch.dtype,
         triton_dropout: bool = False,
     ) -> Tensor:
-        xc = x.to(dtype)
-        mask: Tensor | None = None
-        seed: int | None = None
-        if p > 0.0 and triton_dropout:
-            # the mask is drawn inside the kernels (harness/training/_lora_triton.py)
-            from harness.training._lora_triton import dropout_project
-
-            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())  # CPU generator: no sync
-            h = dropout_project(xc, _low(weight_a, dtype), seed, p).view(*x.shape[:-1], -1)
-        else:
-            dropped = xc
-            if p > 0.0:
-                dropped, mask = torch.native_dropout(xc, p, True)
-            h = F.linear(dropped, _low(weight_a, dtype))
-        out = F.linear(xc, weight.to(dtype), None if bias is None else bias.to(dtype))
-        flat = out.view(-1, out.shape[-1])
-        flat.addmm_(h.reshape(-1, h.shape[-1]), _low(weight_b, dtype, scaling).t())
+        out, h, mask, seed = _lora_linear(
+            x.to(dtype), weight, bias, weight_a, weight_b, scaling, p, dtype, triton_dropout
+        )
         ctx.save_for_backward(x, weight, weight_a, weight_b, h, mask)
         ctx.scaling, ctx.p, ctx.dtype, ctx.seed = scaling, p, dtype, seed
         return out
@@ -221,38 +209,105 @@ class LoraLinear(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, *grads: Tensor) -> tuple[Tensor | None, ...]:
         x, weight, weight_a, weight_b, h, mask = ctx.saved_tensors
-        p, dtype, s = ctx.p, ctx.dtype, ctx.scaling
         needs: tuple[bool, ...] = ctx.needs_input_grad
-        need_x, need_a, need_b = needs[0], needs[3], needs[4]
-        g = grads[0].to(dtype)
-        gf = g.reshape(-1, g.shape[-1])
-        hf = h.reshape(-1, h.shape[-1])
-        grad_a = grad_b = grad_x = None
-        if need_b:
-            grad_b = torch.mm(gf.t(), hf).to(weight_b.dtype).mul_(s)
-        g_h = torch.mm(gf, _low(weight_b, dtype, s))  # N x r
-        scale = 1.0 / (1.0 - p) if p > 0.0 else 1.0
-        seed = ctx.seed
-        if seed is not None:
-            from harness.training._lora_triton import dropout_grad_a, dropout_grad_x
-        if need_a:
-            xf = x.to(dtype).reshape(-1, x.shape[-1])
-            if seed is not None:
-                grad_a = dropout_grad_a(xf, g_h, seed, p).to(weight_a.dtype)
-            else:
-                if mask is not None:
-                    xf = torch.ops.aten.native_dropout_backward(xf, mask.reshape(xf.shape), scale)
-                grad_a = torch.mm(g_h.t(), xf).to(weight_a.dtype)
-        if need_x:
-            if seed is not None:
-                gx = dropout_grad_x(g_h, _low(weight_a, dtype), seed, p, x.shape[-1])
-            else:
-                gx = torch.mm(g_h, _low(weight_a, dtype))
-                if mask is not None:
-                    gx = torch.ops.aten.native_dropout_backward(gx, mask.reshape(gx.shape), scale)
-            gx.addmm_(gf, weight.to(dtype))
-            grad_x = gx.view(x.shape).to(x.dtype)
+        grad_x, grad_a, grad_b = _lora_linear_backward(
+            grads[0],
+            x.to(ctx.dtype),
+            weight,
+            weight_a,
+            weight_b,
+            h,
+            mask,
+            ctx,
+            needs[0],
+            needs[3],
+            needs[4],
+        )
+        if grad_x is not None:
+            grad_x = grad_x.view(x.shape).to(x.dtype)
         return grad_x, None, None, grad_a, grad_b, None, None, None, None
+
+
+def _lora_linear(
+    xc: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    weight_a: Tensor,
+    weight_b: Tensor,
+    scaling: float,
+    p: float,
+    dtype: torch.dtype,
+    triton_dropout: bool,
+) -> tuple[Tensor, Tensor, Tensor | None, int | None]:
+    """``LoraLinear``'s forward on ``xc`` (already in ``dtype``): the output, the r-wide
+    intermediate, and what backward needs to redraw or reuse the dropout mask."""
+    mask: Tensor | None = None
+    seed: int | None = None
+    if p > 0.0 and triton_dropout:
+        # the mask is drawn inside the kernels (harness/training/_lora_triton.py)
+        from harness.training._lora_triton import dropout_project
+
+        seed = int(torch.randint(0, 2**31 - 1, (1,)).item())  # CPU generator: no sync
+        h = dropout_project(xc, _low(weight_a, dtype), seed, p).view(*xc.shape[:-1], -1)
+    else:
+        dropped = xc
+        if p > 0.0:
+            dropped, mask = torch.native_dropout(xc, p, True)
+        h = F.linear(dropped, _low(weight_a, dtype))
+    out = F.linear(xc, weight.to(dtype), None if bias is None else bias.to(dtype))
+    flat = out.view(-1, out.shape[-1])
+    flat.addmm_(h.reshape(-1, h.shape[-1]), _low(weight_b, dtype, scaling).t())
+    return out, h, mask, seed
+
+
+def _lora_linear_backward(
+    grad: Tensor,
+    xc: Tensor,
+    weight: Tensor,
+    weight_a: Tensor,
+    weight_b: Tensor,
+    h: Tensor,
+    mask: Tensor | None,
+    ctx: Any,
+    need_x: bool,
+    need_a: bool,
+    need_b: bool,
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """Gradients of ``LoraLinear`` (input N x K flat, A, B). ``xc`` is the input in the
+    compute dtype; it is used for A's gradient first and let go before the input gradient
+    is made, so a caller that recomputed it holds only one of the two at a time."""
+    p, dtype, s, seed = ctx.p, ctx.dtype, ctx.scaling, ctx.seed
+    g = grad.to(dtype)
+    gf = g.reshape(-1, g.shape[-1])
+    hf = h.reshape(-1, h.shape[-1])
+    grad_a = grad_b = grad_x = None
+    if need_b:
+        grad_b = torch.mm(gf.t(), hf).to(weight_b.dtype).mul_(s)
+    g_h = torch.mm(gf, _low(weight_b, dtype, s))  # N x r
+    scale = 1.0 / (1.0 - p) if p > 0.0 else 1.0
+    if seed is not None:
+        from harness.training._lora_triton import dropout_grad_a, dropout_grad_x
+    k = xc.shape[-1]
+    if need_a:
+        xf = xc.reshape(-1, k)
+        if seed is not None:
+            grad_a = dropout_grad_a(xf, g_h, seed, p).to(weight_a.dtype)
+        else:
+            if mask is not None:
+                xf = torch.ops.aten.native_dropout_backward(xf, mask.reshape(xf.shape), scale)
+            grad_a = torch.mm(g_h.t(), xf).to(weight_a.dtype)
+        del xf
+    del xc
+    if need_x:
+        if seed is not None:
+            gx = dropout_grad_x(g_h, _low(weight_a, dtype), seed, p, k)
+        else:
+            gx = torch.mm(g_h, _low(weight_a, dtype))
+            if mask is not None:
+                gx = torch.ops.aten.native_dropout_backward(gx, mask.reshape(gx.shape), scale)
+        gx.addmm_(gf, weight.to(dtype))
+        grad_x = gx
+    return grad_x, grad_a, grad_b
 
 
 def lora_delta(
@@ -304,21 +359,35 @@ def _linear_forward(layer: Any, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     if not _usable(layer, args, kwargs):
         out: Tensor = original(x, *args, **kwargs)
         return out
-    base = layer.base_layer
-    if (
-        type(base) is nn.Linear
-        and not base.weight.requires_grad
-        and (base.bias is None or not base.bias.requires_grad)
-    ):
-        return _base_and_delta(layer, base, x)
-    result: Tensor = base(x)
+    node = node_args(layer, x)
+    if node is not None:
+        fused: Tensor = LoraLinear.apply(x, *node)
+        return fused
+    result: Tensor = layer.base_layer(x)
     result_dtype = result.dtype
     return (result + _delta(layer, x)).to(result_dtype)
 
 
-def _base_and_delta(layer: Any, base: nn.Linear, x: Tensor) -> Tensor:
-    """A frozen ``nn.Linear`` base: base and delta in one ``LoraLinear`` node, in the dtype
-    the base layer would compute in (autocast's, else its weight's)."""
+def _triton_runs(x: Tensor) -> bool:
+    """Triton is installed and can run on ``x``: on CUDA, or on CPU through its interpreter
+    (``TRITON_INTERPRET=1``, the tests)."""
+    if importlib.util.find_spec("triton") is None:
+        return False
+    return x.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def node_args(layer: Any, x: Tensor) -> tuple[Any, ...] | None:
+    """``LoraLinear``'s arguments after ``x`` for a swapped layer over a frozen ``nn.Linear``
+    (base weight and bias, A, B, scaling, dropout probability, the dtype the base layer
+    would compute in — autocast's, else its weight's — and whether the dropout mask is
+    drawn in Triton kernels); None where the layer is not one."""
+    base = layer.base_layer
+    if not (
+        type(base) is nn.Linear
+        and not base.weight.requires_grad
+        and (base.bias is None or not base.bias.requires_grad)
+    ):
+        return None
     name = layer.active_adapters[0]
     weight_a = layer.lora_A[name].weight
     dropout = layer.lora_dropout[name]
@@ -328,22 +397,13 @@ def _base_and_delta(layer: Any, base: nn.Linear, x: Tensor) -> Tensor:
         torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else base.weight.dtype
     )
     triton_dropout = False
-    if p > 0.0 and getattr(layer, "_harness_triton_dropout", False):
+    if p > 0.0 and getattr(layer, "_harness_lean", False) and _triton_runs(x):
         from harness.training._lora_triton import supported
 
         triton_dropout = supported(x, weight_a.shape[0])
-    out: Tensor = LoraLinear.apply(
-        x,
-        base.weight,
-        base.bias,
-        weight_a,
-        layer.lora_B[name].weight,
-        float(layer.scaling[name]),
-        p,
-        dtype,
-        triton_dropout,
-    )
-    return out
+    weight_b = layer.lora_B[name].weight
+    scaling = float(layer.scaling[name])
+    return base.weight, base.bias, weight_a, weight_b, scaling, p, dtype, triton_dropout
 
 
 def _bnb_forward(layer: Any, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
@@ -404,19 +464,23 @@ class FusedReport:
 
     fused: int = 0
     left: Counter[str] = field(default_factory=Counter)
+    mlps: int = 0  # MLPs whose SwiGLU product is recomputed in backward (lean)
 
 
 @contextmanager
-def fused_lora(model: Any, enabled: bool, triton_dropout: bool = False) -> Iterator[FusedReport]:
+def fused_lora(model: Any, enabled: bool, lean: bool = False) -> Iterator[FusedReport]:
     """Run every LoRA linear layer of ``model`` it can reproduce through ``LoraLinear`` (a
     frozen 16-bit ``nn.Linear`` base) or ``LoraDelta`` (bitsandbytes bases, trainable bases).
 
     Disabled (``enabled=False``, e.g. training on CPU, whose evidence must stay bit-for-bit
     what peft computes) it changes nothing. On exit each swapped layer gets peft's forward
-    back and the low-precision weight copies are dropped. ``triton_dropout`` draws the
-    dropout masks of 16-bit layers inside Triton kernels (harness/training/_lora_triton.py;
-    needs Triton and, outside its interpreter, CUDA): leaner but, as written, slower on an
-    H200, so opt-in.
+    back and the low-precision weight copies are dropped.
+
+    ``lean`` trades a little time for memory, for memory-bound (checkpointed) runs: the
+    dropout masks of 16-bit layers are drawn inside Triton kernels instead of kept
+    (harness/training/_lora_triton.py; needs Triton and, outside its interpreter, CUDA), and
+    each llama MLP whose down projection is fused keeps its gate and up projections but not
+    their SwiGLU product (harness/training/_fused_mlp.py).
     """
     report = FusedReport()
     if not enabled:
@@ -426,6 +490,7 @@ def fused_lora(model: Any, enabled: bool, triton_dropout: bool = False) -> Itera
 
     forwards = _forwards()
     swapped: list[nn.Module] = []
+    mlps: list[nn.Module] = []
 
     def stepped(*_: Any) -> None:
         _STEPS[0] += 1
@@ -447,9 +512,17 @@ def fused_lora(model: Any, enabled: bool, triton_dropout: bool = False) -> Itera
                 continue
             module._peft_forward = module.forward
             module.forward = types.MethodType(fused, module)
-            module._harness_triton_dropout = triton_dropout
+            module._harness_lean = lean
             swapped.append(module)
         report.fused = len(swapped)
+        if lean:
+            from harness.training._fused_mlp import fusable_mlp, swap_mlp
+
+            ids = {id(m) for m in swapped}
+            for mlp in [m for m in model.modules() if fusable_mlp(m, ids)]:
+                swap_mlp(mlp)
+                mlps.append(mlp)
+            report.mlps = len(mlps)
         if report.left:
             log.info(
                 "fused LoRA: %d layers fused, %d left on peft's path (%s)",
@@ -461,10 +534,15 @@ def fused_lora(model: Any, enabled: bool, triton_dropout: bool = False) -> Itera
     finally:
         hook.remove()
         _OPEN[0] -= 1
+        if mlps:
+            from harness.training._fused_mlp import restore_mlp
+
+            for mlp in mlps:
+                restore_mlp(mlp)
         for module in swapped:
             del module.forward
             del module._peft_forward
-            del module._harness_triton_dropout
+            del module._harness_lean
         for param in model.parameters():
             if hasattr(param, "_harness_low"):
                 del param._harness_low

@@ -36,6 +36,7 @@ from harness.training._speed import (
     speed_settings,
     trim_step_overhead,
     use_fused_lora,
+    use_lean_lora,
 )
 
 ADAPTER_META = "harness_adapter.json"
@@ -395,9 +396,10 @@ def _train_lora(
         # On CUDA: each LoRA layer as one autograd node that keeps no dropout copies
         # (harness/training/_fused_lora.py, use_fused_lora); on CPU peft's own forward.
         fuse = use_fused_lora(cuda, recipe.method == "qlora")
+        lean = use_lean_lora(cuda, t.gradient_checkpointing)
         with (
             no_adapter_input_casts(trainer.model, bf16),
-            fused_lora(trainer.model, fuse),
+            fused_lora(trainer.model, fuse, lean=lean),
             offload_saved_inputs(_decoder(trainer.model), offload),
         ):
             out = trainer.train()

@@ -99,6 +99,15 @@ def use_fused_lora(cuda: bool, quantized: bool) -> bool:
     return cuda
 
 
+def use_lean_lora(cuda: bool, checkpointing: bool) -> bool:
+    """Whether ``fused_lora`` runs lean (dropout masks drawn in Triton kernels, the MLP's
+    SwiGLU product recomputed): on CUDA with gradient checkpointing, where memory is what
+    the recipe is bounded by. Measured on an H200 (bench/gpu_train.py, docs/benchmarks.md):
+    MEASURED.
+    """
+    return cuda and checkpointing
+
+
 def checkpoint_some_layers(model: Any, fraction: float) -> int:
     """Keep gradient checkpointing on only ``fraction`` of the decoder layers; returns how many.
 

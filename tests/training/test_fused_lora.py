@@ -392,3 +392,94 @@ def test_low_precision_weight_copies_follow_every_optimizer_step(fused_adam: boo
         torch.testing.assert_close(model(x).float(), after, atol=0, rtol=0)
         assert not torch.equal(moved, after)
     assert not any(hasattr(p, "_harness_low") for p in model.parameters())
+
+
+def _lean_llama(tiny_model_dir: Path, dropout: float) -> Any:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    model = get_peft_model(
+        model, LoraConfig(r=4, lora_alpha=8, lora_dropout=dropout, target_modules="all-linear")
+    )
+    for name, param in model.named_parameters():
+        if "lora_B" in name:  # non-zero B: every path carries gradient
+            torch.nn.init.normal_(param, std=0.1)
+    model.train()
+    return model
+
+
+def _step(model: Any, lean: bool, seed: int = 3) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One forward/backward through fused_lora; the loss and every LoRA gradient."""
+    ids = torch.tensor([[1, 5, 9, 2, 7, 3, 8, 4]])
+    model.zero_grad()
+    with fused_lora(model, True, lean=lean) as report:
+        assert report.mlps == (len(model.base_model.model.model.layers) if lean else 0)
+        torch.manual_seed(seed)
+        loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return loss.detach(), grads
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_lean_mlp_computes_what_the_unfused_mlp_does(tiny_model_dir: Path, dropout: float) -> None:
+    # Without Triton's interpreter on CPU the lean dropout stays torch's, drawn in the same
+    # order: the same masks, so the same loss and gradients as the unfused MLP.
+    model = _lean_llama(tiny_model_dir, dropout)
+    loss, grads = _step(model, lean=False)
+    lean_loss, lean_grads = _step(model, lean=True)
+    torch.testing.assert_close(lean_loss, loss, rtol=1e-6, atol=1e-6)
+    assert lean_grads.keys() == grads.keys() and len(grads) > 0
+    for name, grad in grads.items():
+        torch.testing.assert_close(lean_grads[name], grad, rtol=1e-5, atol=1e-6, msg=name)
+    assert all(g.abs().sum() > 0 for n, g in lean_grads.items() if "mlp" in n)
+    assert "forward" not in vars(model.base_model.model.model.layers[0].mlp)  # restored
+
+
+def test_lean_mlp_keeps_no_swiglu_product(tiny_model_dir: Path) -> None:
+    """What autograd keeps for one MLP: gate and up, not also their product."""
+    model = _lean_llama(tiny_model_dir, 0.0)
+    mlp = model.base_model.model.model.layers[0].mlp
+    width = mlp.down_proj.in_features
+    x = torch.randn(1, 8, mlp.gate_proj.in_features)
+
+    def kept_wide(lean: bool) -> int:
+        kept: list[torch.Tensor] = []
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            kept.append(t)
+            return t
+
+        with fused_lora(model, True, lean=lean):
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                out = mlp(x)  # what forward keeps for backward
+            out.sum().backward()
+        acts = {t.data_ptr() for t in kept if t.shape == (1, 8, width)}  # not weights
+        return len(acts)
+
+    # torch's SiLU and multiply keep gate, silu(gate) and up; the down layer its input
+    assert kept_wide(lean=False) == 4
+    assert kept_wide(lean=True) == 2  # gate and up
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_lean_mlp_on_cuda_matches_the_unfused_mlp(tiny_model_dir: Path) -> None:
+    # On CUDA the lean MLP runs liger-kernel's SwiGLU kernels where liger is installed
+    model = _lean_llama(tiny_model_dir, 0.0).cuda()
+    ids = torch.tensor([[1, 5, 9, 2, 7, 3, 8, 4]], device="cuda")
+
+    def step(lean: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        model.zero_grad()
+        with fused_lora(model, True, lean=lean):
+            loss = model(input_ids=ids, labels=ids).loss
+            loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    loss, grads = step(False)
+    lean_loss, lean_grads = step(True)
+    torch.testing.assert_close(lean_loss, loss, rtol=1e-5, atol=1e-5)
+    for name, grad in grads.items():
+        torch.testing.assert_close(lean_grads[name], grad, rtol=1e-4, atol=1e-5, msg=name)

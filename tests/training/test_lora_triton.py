@@ -160,7 +160,7 @@ def test_fused_lora_uses_the_kernels_for_rank_16_and_trains() -> None:
     kernels.dropout_project = counted
     try:
         losses = []
-        with fused_lora(model, True, triton_dropout=True) as report:
+        with fused_lora(model, True, lean=True) as report:
             assert report.fused == 2
             for _ in range(20):
                 loss = (model(x) - 1.0).square().mean()
