@@ -476,7 +476,8 @@ def test_lean_mlp_on_cuda_matches_the_unfused_mlp(tiny_model_dir: Path) -> None:
         with fused_lora(model, True, lean=lean):
             loss = model(input_ids=ids, labels=ids).loss
             loss.backward()
-        return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        return loss.detach(), grads
 
     loss, grads = step(False)
     lean_loss, lean_grads = step(True)
