@@ -23,6 +23,7 @@ extra arguments (``adapter_names`` routing) or with adapters disabled fall back 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
@@ -491,6 +492,7 @@ def fused_lora(model: Any, enabled: bool, lean: bool = False) -> Iterator[FusedR
     forwards = _forwards()
     swapped: list[nn.Module] = []
     mlps: list[nn.Module] = []
+    hooks: list[Any] = []
 
     def stepped(*_: Any) -> None:
         _STEPS[0] += 1
@@ -516,12 +518,15 @@ def fused_lora(model: Any, enabled: bool, lean: bool = False) -> Iterator[FusedR
             swapped.append(module)
         report.fused = len(swapped)
         if lean:
-            from harness.training._fused_mlp import fusable_mlp, swap_mlp
+            from harness.training._fused_mlp import fusable_mlp, reswap, swap_mlp
 
             ids = {id(m) for m in swapped}
-            for mlp in [m for m in model.modules() if fusable_mlp(m, ids)]:
-                swap_mlp(mlp)
-                mlps.append(mlp)
+            for parent in list(model.modules()):
+                mlp = getattr(parent, "mlp", None)
+                if isinstance(mlp, nn.Module) and fusable_mlp(mlp, ids):
+                    swap_mlp(mlp)
+                    mlps.append(mlp)
+                    hooks.append(parent.register_forward_pre_hook(functools.partial(reswap, mlp)))
             report.mlps = len(mlps)
         if report.left:
             log.info(
@@ -534,6 +539,8 @@ def fused_lora(model: Any, enabled: bool, lean: bool = False) -> Iterator[FusedR
     finally:
         hook.remove()
         _OPEN[0] -= 1
+        for handle in hooks:
+            handle.remove()
         if mlps:
             from harness.training._fused_mlp import restore_mlp
 

@@ -128,10 +128,30 @@ def fusable_mlp(module: nn.Module, swapped: set[int]) -> bool:
     )
 
 
-def swap_mlp(module: nn.Module) -> None:
+def swap_mlp(module: Any) -> None:
     """Route ``module``'s forward through ``_mlp_forward``; ``restore_mlp`` undoes it."""
-    module.forward = types.MethodType(_mlp_forward, module)
+    module._harness_mlp_forward = types.MethodType(_mlp_forward, module)
+    module._harness_before = None
+    reswap(module)
 
 
-def restore_mlp(module: nn.Module) -> None:
-    del module.forward
+def reswap(module: Any, *_: Any) -> None:
+    """Take the forward back if something replaced it since (the Trainer applies
+    liger-kernel inside ``train()``, binding liger's MLP forward to each instance after
+    ``fused_lora`` was entered); what it displaced is put back by ``restore_mlp``. Called
+    from a forward pre-hook of the MLP's parent layer, before the MLP runs."""
+    ours = module._harness_mlp_forward
+    current = module.__dict__.get("forward")
+    if current is not ours:
+        module._harness_before = current
+        module.forward = ours
+
+
+def restore_mlp(module: Any) -> None:
+    before = module._harness_before
+    if before is not None:
+        module.forward = before
+    elif "forward" in module.__dict__:
+        del module.forward
+    del module._harness_mlp_forward
+    del module._harness_before

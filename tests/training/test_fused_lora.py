@@ -484,3 +484,36 @@ def test_lean_mlp_on_cuda_matches_the_unfused_mlp(tiny_model_dir: Path) -> None:
     torch.testing.assert_close(lean_loss, loss, rtol=1e-5, atol=1e-5)
     for name, grad in grads.items():
         torch.testing.assert_close(lean_grads[name], grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_lean_mlp_takes_its_forward_back_from_a_later_patch(tiny_model_dir: Path) -> None:
+    """The Trainer applies liger-kernel inside train(), after fused_lora was entered, by
+    binding another forward to each MLP instance: the lean forward takes over again before
+    the MLP runs, and the patch is what is left when the context exits."""
+    import types
+
+    from harness.training import _fused_mlp
+
+    model = _lean_llama(tiny_model_dir, 0.0)
+    mlps = [layer.mlp for layer in model.base_model.model.model.layers]
+    calls: list[int] = []
+    real = _fused_mlp.SwiGLULoraDown.apply
+
+    def counted(*args: Any) -> Any:
+        calls.append(1)
+        return real(*args)
+
+    def patched(self: Any, x: torch.Tensor) -> torch.Tensor:  # a liger-like rebinding
+        return type(self).forward(self, x)
+
+    ids = torch.tensor([[1, 5, 9, 2]])
+    with fused_lora(model, True, lean=True) as report:
+        for mlp in mlps:
+            mlp.forward = types.MethodType(patched, mlp)
+        _fused_mlp.SwiGLULoraDown.apply = counted  # type: ignore[method-assign]
+        try:
+            model(input_ids=ids, labels=ids).loss.backward()
+        finally:
+            _fused_mlp.SwiGLULoraDown.apply = real  # type: ignore[method-assign]
+    assert report.mlps == len(mlps) and len(calls) == len(mlps)
+    assert all(mlp.forward.__func__ is patched for mlp in mlps)
