@@ -100,23 +100,23 @@ class SwiGLULoraDown(torch.autograd.Function):
 
 def _mlp_forward(mlp: Any, x: Tensor) -> Tensor:
     """The MLP with its down projection through ``SwiGLULoraDown`` where that layer runs
-    through ``LoraLinear`` for this call; otherwise ``down(silu(gate) * up)`` through
-    autograd (adapters disabled or merged, a trainable base: the down layer's own forward
-    handles those)."""
+    through ``LoraLinear`` for this call; otherwise the forward it displaced (adapters
+    disabled or merged: the down layer's own forward handles those)."""
     down = mlp.down_proj
-    gate, up = mlp.gate_proj(x), mlp.up_proj(x)
-    node = None
-    if not (down.disable_adapters or down.merged):
-        node = node_args(down, gate)
-    if node is None:
-        out: Tensor = down(F.silu(gate) * up)
+    if down.disable_adapters or down.merged or node_args(down, x) is None:
+        before = mlp._harness_before
+        out: Tensor = before(x) if before is not None else type(mlp).forward(mlp, x)
         return out
+    gate, up = mlp.gate_proj(x), mlp.up_proj(x)
+    node = node_args(down, gate)  # again: the Triton check depends on the input's size
+    assert node is not None
     fused: Tensor = SwiGLULoraDown.apply(gate, up, *node)
     return fused
 
 
 def fusable_mlp(module: nn.Module, swapped: set[int]) -> bool:
-    """A known SwiGLU MLP whose down projection is a LoRA layer ``fused_lora`` swapped."""
+    """A known SwiGLU MLP whose down projection is a LoRA layer ``fused_lora`` swapped, over
+    a plain ``nn.Linear`` (LoRA; a 4-bit QLoRA base keeps the MLP as it is)."""
     config = getattr(module, "config", None)
     act = getattr(config, "hidden_act", None)
     return (
@@ -125,6 +125,7 @@ def fusable_mlp(module: nn.Module, swapped: set[int]) -> bool:
         and "forward" not in vars(module)
         and all(hasattr(module, n) for n in ("gate_proj", "up_proj", "down_proj"))
         and id(module.down_proj) in swapped
+        and type(getattr(module.down_proj, "base_layer", None)) is nn.Linear
     )
 
 

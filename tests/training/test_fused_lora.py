@@ -517,3 +517,18 @@ def test_lean_mlp_takes_its_forward_back_from_a_later_patch(tiny_model_dir: Path
             _fused_mlp.SwiGLULoraDown.apply = real  # type: ignore[method-assign]
     assert report.mlps == len(mlps) and len(calls) == len(mlps)
     assert all(mlp.forward.__func__ is patched for mlp in mlps)
+
+
+def test_lean_leaves_mlps_over_4bit_bases_alone(tiny_model_dir_64: Path) -> None:
+    pytest.importorskip("bitsandbytes")
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    model = AutoModelForCausalLM.from_pretrained(
+        str(tiny_model_dir_64),
+        quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4"),
+        dtype=torch.float32,
+    )
+    model = get_peft_model(model, LoraConfig(r=4, lora_dropout=0.1, target_modules="all-linear"))
+    with fused_lora(model, True, lean=True) as report:
+        assert report.fused > 0 and report.mlps == 0
