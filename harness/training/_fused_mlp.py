@@ -6,7 +6,9 @@ it: the gate and up projections (the SwiGLU's inputs) and their product ``silu(g
 (the down projection's input, for the LoRA ``A`` gradient). The product is cheap to make
 again from the other two. ``SwiGLULoraDown`` keeps only gate and up, recomputes the product
 in backward for the ``A`` gradient, and lets it go before the input gradient is made: one
-intermediate-wide tensor less at the peak (for a 1.1B llama and 16 x 2048 tokens, 352 MiB).
+intermediate-wide tensor less at the peak (for a 1.1B llama and 16 x 2048 tokens, 352 MiB;
+measured on an H200, bench/gpu_train.py ``ours-lora-5g-m16``: a 5.10 GB peak became 4.76 GB,
+54.0k tokens/s against 55.8-55.9k without it on two other machines).
 
 The arithmetic is what ran before, kernel for kernel: liger-kernel's SwiGLU forward and
 backward where liger is loaded on CUDA (its backward writes the gate and up gradients into
