@@ -10,6 +10,7 @@ import json
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +101,46 @@ def make_tiny_model(target: Path, seed: int = 0, hidden: int = 32) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture
+def tiny_sft(tiny_model_dir: Path) -> Any:
+    """A builder of seeded SFTTrainers over the tiny llama with LoRA (r 4, dropout 0.3, all
+    linear layers) on CPU: ``tiny_sft(out_dir, train_rows, eval_rows=None, **sft_config)``."""
+
+    def build(out: Path, rows: list[dict[str, str]], eval_rows: Any = None, **kw: Any) -> Any:
+        import torch
+        from datasets import Dataset
+        from peft import LoraConfig
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from trl import SFTConfig, SFTTrainer
+
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+        settings: dict[str, Any] = dict(
+            per_device_train_batch_size=2,
+            gradient_accumulation_steps=2,
+            learning_rate=1e-2,
+            save_strategy="no",
+            report_to=[],
+            use_cpu=True,
+            seed=0,
+            data_seed=0,
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            max_length=32,
+        )
+        settings.update(kw)
+        return SFTTrainer(
+            model=model,
+            args=SFTConfig(output_dir=str(out), **settings),
+            train_dataset=Dataset.from_list(rows),
+            eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
+            processing_class=AutoTokenizer.from_pretrained(str(tiny_model_dir)),
+            peft_config=LoraConfig(r=4, lora_dropout=0.3, target_modules="all-linear"),
+        )
+
+    return build
 
 
 @pytest.fixture(scope="session")

@@ -9,47 +9,23 @@ import pytest
 import torch
 
 
-def _run(tiny_model_dir: Path, tmp: Path, defer: bool) -> tuple[Any, dict[str, int]]:
+def _run(tiny_sft: Any, tmp: Path, defer: bool) -> tuple[Any, dict[str, int]]:
     """Seeded SFTTrainer steps with evaluation and token counting; the trainer and how many
     times a tensor was read back to the host (``item()``, ``bool()``) by compute_loss and
     the Trainer's token count themselves (not by the model's forward)."""
-    from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
-
     from harness.training._deferred import defer_step_readbacks
 
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
     rows = [{"prompt": f"ticket {i}:", "completion": f" Q{i % 3} x"} for i in range(24)]
-    args = SFTConfig(
-        output_dir=str(tmp),
-        per_device_train_batch_size=2,
+    trainer = tiny_sft(
+        tmp,
+        rows[:16],
+        rows[16:],
         per_device_eval_batch_size=2,
-        gradient_accumulation_steps=2,
         max_steps=5,
-        learning_rate=1e-2,
         logging_steps=2,
         eval_strategy="steps",
         eval_steps=3,
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        seed=0,
-        data_seed=0,
-        disable_tqdm=True,
-        dataloader_num_workers=0,
         include_num_input_tokens_seen="non_padding",
-        max_length=32,
-    )
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(rows[:16]),
-        eval_dataset=Dataset.from_list(rows[16:]),
-        processing_class=AutoTokenizer.from_pretrained(str(tiny_model_dir)),
-        peft_config=LoraConfig(r=4, lora_dropout=0.3, target_modules="all-linear"),
     )
     if defer:
         assert defer_step_readbacks(trainer) == {"metrics": True, "tokens": True}
@@ -103,10 +79,10 @@ def _untimed(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_deferred_readbacks_log_the_same_numbers_without_waiting_per_micro_step(
-    tiny_model_dir: Path, tmp_path: Path
+    tiny_sft: Any, tmp_path: Path
 ) -> None:
-    plain, plain_reads = _run(tiny_model_dir, tmp_path / "a", defer=False)
-    deferred, deferred_reads = _run(tiny_model_dir, tmp_path / "b", defer=True)
+    plain, plain_reads = _run(tiny_sft, tmp_path / "a", defer=False)
+    deferred, deferred_reads = _run(tiny_sft, tmp_path / "b", defer=True)
     history = _untimed(plain.state.log_history)
     assert _untimed(deferred.state.log_history) == history  # losses, metrics, tokens: equal
     keys = {k for h in history for k in h}
@@ -120,10 +96,10 @@ def test_deferred_readbacks_log_the_same_numbers_without_waiting_per_micro_step(
 
 
 def test_other_trl_releases_keep_their_own_compute_loss(
-    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_sft: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import harness.training._deferred as deferred
 
     monkeypatch.setattr(deferred, "KNOWN_TRL_COMPUTE_LOSS", {})
     with pytest.raises(AssertionError):  # _run asserts both parts applied
-        _run(tiny_model_dir, tmp_path, defer=True)
+        _run(tiny_sft, tmp_path, defer=True)

@@ -153,42 +153,12 @@ def test_offload_needs_checkpointing_and_stays_out_of_the_cache_key(tmp_path: Pa
     assert adapter_cache_key("fp", on, rows) == adapter_cache_key("fp", off, rows)
 
 
-def _sft_run(tiny_model_dir: Path, tmp: Path, trim: bool) -> tuple[list[float], Any, Any]:
+def _sft_run(tiny_sft: Any, tmp: Path, trim: bool) -> tuple[list[float], Any, Any]:
     """A few seeded SFTTrainer steps with dropout; losses, LoRA weights and the trainer."""
-    import torch
-    from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
-
     from harness.training._speed import trim_step_overhead
 
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
     rows = [{"prompt": f"ticket {i}:", "completion": f" Q{i % 3}"} for i in range(16)]
-    args = SFTConfig(
-        output_dir=str(tmp),
-        per_device_train_batch_size=2,
-        gradient_accumulation_steps=2,
-        max_steps=4,
-        learning_rate=1e-2,
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        seed=0,
-        data_seed=0,
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        max_length=32,
-    )
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=AutoTokenizer.from_pretrained(str(tiny_model_dir)),
-        peft_config=LoraConfig(r=4, lora_dropout=0.3, target_modules="all-linear"),
-    )
+    trainer = tiny_sft(tmp, rows, max_steps=4, logging_steps=1)
     if trim:
         trim_step_overhead(trainer)
     trainer.train()
@@ -197,22 +167,18 @@ def _sft_run(tiny_model_dir: Path, tmp: Path, trim: bool) -> tuple[list[float], 
     return losses, weights, trainer
 
 
-def test_trimmed_steps_train_exactly_as_the_trainer_does(
-    tiny_model_dir: Path, tmp_path: Path
-) -> None:
+def test_trimmed_steps_train_exactly_as_the_trainer_does(tiny_sft: Any, tmp_path: Path) -> None:
     import torch
 
-    losses, weights, plain = _sft_run(tiny_model_dir, tmp_path / "a", trim=False)
-    t_losses, t_weights, trimmed = _sft_run(tiny_model_dir, tmp_path / "b", trim=True)
+    losses, weights, plain = _sft_run(tiny_sft, tmp_path / "a", trim=False)
+    t_losses, t_weights, trimmed = _sft_run(tiny_sft, tmp_path / "b", trim=True)
     assert len(losses) == 4 and t_losses == losses  # dropout 0.3 is live: same masks too
     assert all(torch.equal(weights[n], t_weights[n]) for n in weights)
     assert trimmed.state.total_flos == plain.state.total_flos > 0
 
 
-def test_trimmed_train_and_eval_still_switch_every_module(
-    tiny_model_dir: Path, tmp_path: Path
-) -> None:
-    _, _, trainer = _sft_run(tiny_model_dir, tmp_path, trim=True)
+def test_trimmed_train_and_eval_still_switch_every_module(tiny_sft: Any, tmp_path: Path) -> None:
+    _, _, trainer = _sft_run(tiny_sft, tmp_path, trim=True)
     model = trainer.model
     model.eval()
     assert not any(m.training for m in model.modules())
