@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -125,11 +126,13 @@ def _track_tokens(pending: _Pending, original: Any) -> Any:
     trainer = pending.trainer
 
     def track(inputs: Any) -> None:
-        """The Trainer's non-padding count (the attention mask's sum), kept on the device."""
+        """The Trainer's non-padding count (the attention mask's sum), kept on the device.
+        Other settings go to the Trainer's own method ("no" returns at once there); nothing
+        pending is read for them — the count is a sum, so the order it is added in does not
+        matter, and a read here would wait for the GPU once per micro-step."""
         if trainer.args.include_num_input_tokens_seen != "non_padding" or not (
-            isinstance(inputs, dict) and "attention_mask" in inputs
+            isinstance(inputs, Mapping) and "attention_mask" in inputs
         ):
-            pending.flush()
             original(inputs)
             return
         pending.tokens.append(trainer.accelerator.gather(inputs["attention_mask"].sum()).sum())

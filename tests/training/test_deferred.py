@@ -9,9 +9,12 @@ import pytest
 import torch
 
 
-def _run(tiny_sft: Any, tmp: Path, defer: bool) -> tuple[Any, dict[str, int]]:
+def _run(
+    tiny_sft: Any, tmp: Path, defer: bool, tokens: str = "non_padding"
+) -> tuple[Any, dict[str, int]]:
     """Seeded SFTTrainer steps with evaluation and token counting; the trainer and how many
-    times a tensor was read back to the host (``item()``, ``bool()``) by compute_loss and
+    times a tensor was read back to the host (``item()``, ``bool()``, ``tolist()``) by
+    compute_loss and
     the Trainer's token count themselves (not by the model's forward)."""
     from harness.training._deferred import defer_step_readbacks
 
@@ -25,13 +28,13 @@ def _run(tiny_sft: Any, tmp: Path, defer: bool) -> tuple[Any, dict[str, int]]:
         logging_steps=2,
         eval_strategy="steps",
         eval_steps=3,
-        include_num_input_tokens_seen="non_padding",
+        include_num_input_tokens_seen=tokens,
     )
     if defer:
         assert defer_step_readbacks(trainer) == {"metrics": True, "tokens": True}
     reads = {"n": 0}
     inside = {"on": False}
-    item, as_bool = torch.Tensor.item, torch.Tensor.__bool__
+    item, as_bool, as_list = torch.Tensor.item, torch.Tensor.__bool__, torch.Tensor.tolist
 
     def counted(fn: Any) -> Any:
         def wrapper(self: torch.Tensor, *a: Any) -> Any:
@@ -65,10 +68,12 @@ def _run(tiny_sft: Any, tmp: Path, defer: bool) -> tuple[Any, dict[str, int]]:
     trainer.model.forward = paused(trainer.model.forward)
     trainer._track_num_input_tokens = watched(trainer._track_num_input_tokens)
     torch.Tensor.item, torch.Tensor.__bool__ = counted(item), counted(as_bool)  # type: ignore[method-assign]
+    torch.Tensor.tolist = counted(as_list)  # type: ignore[method-assign]
     try:
         trainer.train()
     finally:
         torch.Tensor.item, torch.Tensor.__bool__ = item, as_bool  # type: ignore[method-assign]
+        torch.Tensor.tolist = as_list  # type: ignore[method-assign]
     return trainer, reads
 
 
@@ -78,19 +83,23 @@ def _untimed(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in h.items() if not any(t in k for t in timed)} for h in history]
 
 
+@pytest.mark.parametrize("tokens", ["non_padding", "no"])
 def test_deferred_readbacks_log_the_same_numbers_without_waiting_per_micro_step(
-    tiny_sft: Any, tmp_path: Path
+    tiny_sft: Any, tmp_path: Path, tokens: str
 ) -> None:
-    plain, plain_reads = _run(tiny_sft, tmp_path / "a", defer=False)
-    deferred, deferred_reads = _run(tiny_sft, tmp_path / "b", defer=True)
+    plain, plain_reads = _run(tiny_sft, tmp_path / "a", defer=False, tokens=tokens)
+    deferred, deferred_reads = _run(tiny_sft, tmp_path / "b", defer=True, tokens=tokens)
     history = _untimed(plain.state.log_history)
     assert _untimed(deferred.state.log_history) == history  # losses, metrics, tokens: equal
     keys = {k for h in history for k in h}
-    assert {"entropy", "mean_token_accuracy", "num_tokens", "num_input_tokens_seen"} <= keys
+    assert {"entropy", "mean_token_accuracy", "num_tokens"} <= keys
     assert {"eval_loss", "eval_entropy", "eval_mean_token_accuracy"} <= keys
-    assert deferred.state.num_input_tokens_seen == plain.state.num_input_tokens_seen > 0
-    # trl's compute_loss reads back several scalars per call, the token count one per
-    # micro-step (10 micro-steps, 8 eval batches); deferred, none of that happens there
+    assert deferred.state.num_input_tokens_seen == plain.state.num_input_tokens_seen
+    assert (plain.state.num_input_tokens_seen > 0) == (tokens == "non_padding")
+    # trl's compute_loss reads back several scalars per call (10 micro-steps, 8 eval
+    # batches), the token count one per micro-step; deferred, none of that happens there,
+    # whether or not the Trainer counts tokens (a pending read forced by the token count's
+    # method would wait for the GPU once per micro-step)
     assert plain_reads["n"] >= 3 * 18
     assert deferred_reads["n"] == 0
 
