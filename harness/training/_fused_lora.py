@@ -369,12 +369,29 @@ def _linear_forward(layer: Any, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     return (result + _delta(layer, x)).to(result_dtype)
 
 
+@functools.cache
+def installed(package: str) -> bool:
+    """Whether ``package`` can be imported; asked once per process, not per layer call."""
+    return importlib.util.find_spec(package) is not None
+
+
 def _triton_runs(x: Tensor) -> bool:
     """Triton is installed and can run on ``x``: on CUDA, or on CPU through its interpreter
     (``TRITON_INTERPRET=1``, the tests)."""
-    if importlib.util.find_spec("triton") is None:
+    if not installed("triton"):
         return False
     return x.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def frozen_linear(layer: Any) -> bool:
+    """Whether a LoRA layer's base is a frozen plain ``nn.Linear`` (what ``LoraLinear`` and
+    the lean MLP take)."""
+    base = layer.base_layer
+    return (
+        type(base) is nn.Linear
+        and not base.weight.requires_grad
+        and (base.bias is None or not base.bias.requires_grad)
+    )
 
 
 def node_args(layer: Any, x: Tensor) -> tuple[Any, ...] | None:
@@ -382,13 +399,9 @@ def node_args(layer: Any, x: Tensor) -> tuple[Any, ...] | None:
     (base weight and bias, A, B, scaling, dropout probability, the dtype the base layer
     would compute in — autocast's, else its weight's — and whether the dropout mask is
     drawn in Triton kernels); None where the layer is not one."""
-    base = layer.base_layer
-    if not (
-        type(base) is nn.Linear
-        and not base.weight.requires_grad
-        and (base.bias is None or not base.bias.requires_grad)
-    ):
+    if not frozen_linear(layer):
         return None
+    base = layer.base_layer
     name = layer.active_adapters[0]
     weight_a = layer.lora_A[name].weight
     dropout = layer.lora_dropout[name]

@@ -19,7 +19,6 @@ checkpointing's recompute replays them).
 
 from __future__ import annotations
 
-import importlib.util
 import types
 from typing import Any
 
@@ -27,14 +26,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from harness.training._fused_lora import _lora_linear, _lora_linear_backward, node_args
+from harness.training._fused_lora import (
+    _lora_linear,
+    _lora_linear_backward,
+    frozen_linear,
+    installed,
+    node_args,
+)
 
 # MLP classes whose forward is down_proj(silu(gate_proj(x)) * up_proj(x)) (source read)
 MLP_CLASSES = {"LlamaMLP", "LigerSwiGLUMLP"}
 
 
 def _liger(t: Tensor) -> bool:
-    return t.is_cuda and importlib.util.find_spec("liger_kernel") is not None
+    return t.is_cuda and installed("liger_kernel")
 
 
 def _swiglu(gate: Tensor, up: Tensor) -> Tensor:
@@ -105,12 +110,12 @@ def _mlp_forward(mlp: Any, x: Tensor) -> Tensor:
     through ``LoraLinear`` for this call; otherwise the forward it displaced (adapters
     disabled or merged: the down layer's own forward handles those)."""
     down = mlp.down_proj
-    if down.disable_adapters or down.merged or node_args(down, x) is None:
+    if down.disable_adapters or down.merged or not frozen_linear(down):
         before = mlp._harness_before
         out: Tensor = before(x) if before is not None else type(mlp).forward(mlp, x)
         return out
     gate, up = mlp.gate_proj(x), mlp.up_proj(x)
-    node = node_args(down, gate)  # again: the Triton check depends on the input's size
+    node = node_args(down, gate)  # of the down layer's own input: the Triton size check
     assert node is not None
     fused: Tensor = SwiGLULoraDown.apply(gate, up, *node)
     return fused
