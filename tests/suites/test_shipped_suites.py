@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import os
@@ -17,7 +18,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SUITES = REPO / "suites"
-YAMLS = sorted(SUITES.rglob("*.yaml"))
+YAMLS = sorted(SUITES.glob("*/*.yaml"))  # hand-written task YAMLs, one per suite folder
 
 TICKET_DIR = SUITES / "ticket_routing"
 GENERAL_DIR = SUITES / "general"
@@ -36,16 +37,13 @@ EXPECTED_TEST_ROWS = {
     "harness_ticket_extraction": 160,
     "harness_support_replies": 120,
 }
+# the data files suites/generate.py writes; the task YAMLs beside them are hand-written
 GENERATED = [
     "ticket_routing/train.jsonl",
     "ticket_routing/test.jsonl",
-    "ticket_routing/ticket_routing.yaml",
     "general/test.jsonl",
-    "general/general.yaml",
     "ticket_extraction/test.jsonl",
-    "ticket_extraction/ticket_extraction.yaml",
     "support_replies/test.jsonl",
-    "support_replies/support_replies.yaml",
 ]
 
 
@@ -233,9 +231,36 @@ def test_generator_reproduces_committed_files(tmp_path: Path) -> None:
     produced = sorted(
         p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()
     )
-    assert produced == sorted(GENERATED)
+    shipped = sorted(p.relative_to(SUITES).as_posix() for p in SUITES.glob("*/*.jsonl"))
+    # only data files, and every shipped one: the YAMLs are hand-written, not generated
+    assert produced == shipped == sorted(GENERATED)
+    assert proc.stdout.split() == [str(tmp_path / rel) for rel in GENERATED]
     for rel in GENERATED:
         assert (tmp_path / rel).read_bytes() == (SUITES / rel).read_bytes(), rel
+
+
+def test_generator_content_is_data_and_stays_out_of_harness() -> None:
+    """Word lists live in JSON beside the generator package; harness/ never imports it."""
+    pkg = SUITES / "_generator"
+    data = sorted(pkg.glob("data/*.json"))
+    assert data, "the generator's content files are missing"
+    for path in data:
+        tables = json.loads(path.read_text(encoding="utf-8"))
+        assert isinstance(tables, dict) and set(tables) - {"_about"}, path.name
+    for path in pkg.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert len(text.splitlines()) < 500, path.name
+        assert "import yaml" not in text, f"{path.name}: the generator is stdlib-only"
+    for path in (REPO / "harness").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in {"suites", "_generator", "generate"}, path
 
 
 EXTRACTION_DIR = SUITES / "ticket_extraction"
