@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.config._errors import ConfigError, from_validation_error
+from harness.config._errors import ConfigError, from_validation_error, shorten
 from harness.config._paths import resolve_user_path
 from harness.config._policy import GatePolicy
+from harness.config._preflight import (
+    BUILTIN_LAYOUT,
+    check_adapter_tensors,
+    check_reports_dir,
+    check_targets_exist,
+    llama_module_names,
+    read_adapter_json,
+    read_adapter_weights,
+    read_base_layout,
+    same_base,
+)
 from harness.config._recipe import Recipe, load_recipe
+from harness.config._registry_suite import registry_suite
 from harness.config._suite import SuiteSpec, load_suite
-from harness.config._yaml import read_yaml_mapping
+from harness.config._yaml import directory_hint, read_yaml_mapping
 
 BUILTIN_BASE = "builtin:smollm2-135m-instruct"
 Dtype = Literal["float32", "bfloat16", "float16"]
@@ -61,6 +73,8 @@ class ScoringSettings(BaseModel):
     batch_size: int = Field(32, gt=0, le=4096)
     apply_chat_template: bool = False
     limit: int | None = Field(None, gt=0, description="Score only the first N items per suite.")
+    fewshot_seed: int = Field(1234, description="Seed of few-shot draws (lm-eval's default).")
+    system_instruction: str | None = Field(None, description="System prompt before each item.")
 
 
 class ExperimentFile(BaseModel):
@@ -68,7 +82,8 @@ class ExperimentFile(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     base: BaseSpec = BaseSpec()
-    suites: list[Path] = Field(min_length=1)
+    # A task YAML path, or a registered lm-eval task/group ({lm_eval: mmlu, kind: general}).
+    suites: list[Path | dict[str, Any]] = Field(min_length=1)
     candidates: list[CandidateSpec] = Field(min_length=1)
     scoring: ScoringSettings = ScoringSettings()
     gate: GatePolicy = GatePolicy()
@@ -89,13 +104,15 @@ class Experiment(BaseModel):
     scoring: ScoringSettings
     gate: GatePolicy
     reports_dir: Path
+    notes: tuple[str, ...] = ()
+    """Accepted oddities worth a line of output (e.g. an adapter recorded for another base)."""
 
 
 def _resolve(root: Path, p: Path, file: Path, field: str) -> Path:
     return resolve_user_path(p, root, file, field)
 
 
-def load_experiment(path: Path) -> Experiment:
+def load_experiment(path: Path, *, check_data: bool = True) -> Experiment:
     """Validate an experiment file and everything it points at, before any model is loaded.
 
     Failing here costs milliseconds; failing after a baseline costs minutes.
@@ -109,7 +126,17 @@ def load_experiment(path: Path) -> Experiment:
     root = path.parent
     suites: list[SuiteSpec] = []
     for i, s in enumerate(exp.suites):
+        if isinstance(s, dict):  # lm-eval's registry; ``check_data=False`` reads no dataset
+            suites.append(registry_suite(s, path, f"suites.{i}", exp.scoring, check_data))
+            continue
         sp = _resolve(root, s, path, f"suites.{i}")
+        if sp.is_dir():
+            raise ConfigError(
+                path,
+                f"suites.{i}",
+                f"suite path {s} is a directory, not a suite YAML",
+                directory_hint(sp, "suite"),
+            )
         if not sp.exists():
             raise ConfigError(
                 path,
@@ -138,6 +165,32 @@ def load_experiment(path: Path) -> Experiment:
         )
     if not any(s.kind == "task" for s in suites) and not any(s.kind == "general" for s in suites):
         raise ConfigError(path, "suites", "no task or general suite", "add at least one suite")
+    base = exp.base
+    if not base.model.startswith("builtin:"):
+        bp = _resolve(root, Path(base.model), path, "base.model")
+        if not bp.is_dir():
+            raise ConfigError(
+                path,
+                "base.model",
+                f"base model dir {bp} not found",
+                f"use '{BUILTIN_BASE}' or a local Hugging Face model directory",
+            )
+        base = base.model_copy(update={"model": str(bp)})
+    elif base.model != BUILTIN_BASE:
+        raise ConfigError(
+            path,
+            "base.model",
+            f"unknown builtin model '{base.model}'",
+            f"use '{BUILTIN_BASE}' or a local model directory",
+        )
+    # Module names of the base from its config.json (no weights): None when not llama-style.
+    base_dir: Path | None = None
+    if base.model.startswith("builtin:"):
+        modules = llama_module_names(BUILTIN_LAYOUT)
+    else:
+        base_dir = Path(base.model)
+        modules = llama_module_names(read_base_layout(base_dir))
+    notes: list[str] = []
     candidates: list[CandidateSpec] = []
     recipes: dict[str, Recipe] = {}
     seen: set[str] = set()
@@ -152,6 +205,13 @@ def load_experiment(path: Path) -> Experiment:
         seen.add(c.name)
         if c.recipe is not None:
             rp = _resolve(root, c.recipe, path, f"candidates.{i}.recipe")
+            if rp.is_dir():
+                raise ConfigError(
+                    path,
+                    f"candidates.{i}.recipe",
+                    f"recipe path {rp} is a directory, not a recipe YAML",
+                    directory_hint(rp, "recipe"),
+                )
             if not rp.exists():
                 raise ConfigError(
                     path,
@@ -160,6 +220,8 @@ def load_experiment(path: Path) -> Experiment:
                     "point at a recipe YAML in training/, relative to this file",
                 )
             recipes[c.name] = load_recipe(rp)
+            if modules is not None:
+                _check_recipe_targets(recipes[c.name], modules, base.model)
             implied = recipes[c.name].base_quantization
             if c.quantization not in (None, implied):
                 raise ConfigError(
@@ -180,6 +242,9 @@ def load_experiment(path: Path) -> Experiment:
                     f"adapter dir {ap} not found",
                     "point at a directory holding adapter_config.json",
                 )
+            note = _check_given_adapter(ap, modules, base_dir, base.model)
+            if note:
+                notes.append(f"candidate {c.name}: {note}")
             c = c.model_copy(update={"adapter": ap, "quantization": c.quantization or "none"})
         candidates.append(c)
     cand_names = {c.name for c in candidates}
@@ -191,24 +256,8 @@ def load_experiment(path: Path) -> Experiment:
                 f"'{c.compare_to}' is not another candidate of this experiment",
                 f"use one of {sorted(cand_names - {c.name})}",
             )
-    base = exp.base
-    if not base.model.startswith("builtin:"):
-        bp = _resolve(root, Path(base.model), path, "base.model")
-        if not bp.is_dir():
-            raise ConfigError(
-                path,
-                "base.model",
-                f"base model dir {bp} not found",
-                f"use '{BUILTIN_BASE}' or a local Hugging Face model directory",
-            )
-        base = base.model_copy(update={"model": str(bp)})
-    elif base.model != BUILTIN_BASE:
-        raise ConfigError(
-            path,
-            "base.model",
-            f"unknown builtin model '{base.model}'",
-            f"use '{BUILTIN_BASE}' or a local model directory",
-        )
+    reports_dir = _resolve(root, exp.reports_dir, path, "reports_dir")
+    check_reports_dir(reports_dir, path)
     return Experiment(
         name=exp.name,
         source=path,
@@ -218,5 +267,38 @@ def load_experiment(path: Path) -> Experiment:
         recipes=recipes,
         scoring=exp.scoring,
         gate=exp.gate,
-        reports_dir=_resolve(root, exp.reports_dir, path, "reports_dir"),
+        reports_dir=reports_dir,
+        notes=tuple(notes),
     )
+
+
+def _check_recipe_targets(recipe: Recipe, names: list[str], base: str) -> None:
+    """A recipe's target_modules must match modules of the base (known from its config.json)."""
+    fix = (
+        f"use module names of the base ({base}), e.g. [q_proj, v_proj] or 'all-linear' for a "
+        "llama-style model"
+    )
+    src = recipe.source or Path("<recipe>")
+    if recipe.method in ("lora", "qlora"):
+        check_targets_exist(recipe.lora.target_modules, names, src, "lora.target_modules", fix)
+    elif recipe.method == "ia3":
+        check_targets_exist(recipe.ia3.target_modules, names, src, "ia3.target_modules", fix)
+
+
+def _check_given_adapter(
+    adapter_dir: Path, names: list[str] | None, base_dir: Path | None, base: str
+) -> str | None:
+    """Model-free checks of a given adapter; returns a note to print, if any."""
+    cfg_path, cfg = read_adapter_json(adapter_dir)
+    weights, header = read_adapter_weights(adapter_dir)
+    if names is not None:
+        check_targets_exist(cfg.get("target_modules"), names, cfg_path, "target_modules")
+        check_adapter_tensors(cfg_path, cfg, weights, header, names)
+    recorded = cfg.get("base_model_name_or_path")
+    if not same_base(recorded, base_dir, base):
+        return (
+            f"{cfg_path} records base_model_name_or_path {shorten(str(recorded), 120)!r}, "
+            f"not this experiment's base ({shorten(base, 120)}); accepted if its tensor shapes "
+            "fit the base and any recorded base fingerprint agrees (checked when it attaches)"
+        )
+    return None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.config._errors import ConfigError
+from harness.config._errors import ConfigError, shown
 
 
 def resolve_user_path(raw: object, root: Path, file: Path, field: str) -> Path:
     """Resolve ``raw`` against ``root``; refuse values that are not usable paths."""
     if not isinstance(raw, (str, Path)) or not str(raw):
-        raise ConfigError(file, field, f"expected a path, got {raw!r}", "write a file path")
+        raise ConfigError(file, field, f"expected a path, got {shown(raw)}", "write a file path")
     try:
         p = Path(raw)
         p = p if p.is_absolute() else root / p

@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 import yaml
 
-from harness.config._errors import ConfigError
+from harness.config._errors import ConfigError, shown
 from harness.config._paths import resolve_user_path
+from harness.config._yaml import ConfigLoader, directory_hint, parse_yaml
 
 SuiteKind = Literal["task", "general"]
 _LOCAL_BUILDERS = {"json", "csv", "parquet", "text", "arrow"}
@@ -26,15 +27,16 @@ LOWER_IS_BETTER = frozenset(
 )
 
 
-class _TolerantLoader(yaml.SafeLoader):
-    """SafeLoader that keeps lm-eval's ``!function`` tags as plain strings.
+class _TolerantLoader(ConfigLoader):
+    """Our SafeLoader (aliases bounded, duplicate keys refused) that keeps lm-eval's
+    ``!function`` tags as plain strings.
 
     Planning needs the metadata, not the functions; lm-eval resolves them later.
     """
 
 
 def _function_tag(loader: yaml.SafeLoader, node: yaml.Node) -> str:
-    return f"!function {loader.construct_scalar(node)}"
+    return f"!function {loader.construct_scalar(node)}"  # type: ignore[arg-type]
 
 
 _TolerantLoader.add_constructor("!function", _function_tag)
@@ -66,6 +68,10 @@ def _load_with_includes(path: Path, seen: set[Path]) -> tuple[dict[str, Any], li
     if path in seen:
         raise ConfigError(path, "include", "include cycle", "remove the circular include")
     seen.add(path)
+    if path.is_dir():
+        raise ConfigError(
+            path, None, "suite path is a directory, not a file", directory_hint(path, "suite")
+        )
     if not path.is_file():
         raise ConfigError(
             path,
@@ -74,18 +80,10 @@ def _load_with_includes(path: Path, seen: set[Path]) -> tuple[dict[str, Any], li
             "check the suite path (relative to the experiment file)",
         )
     try:
-        cfg = yaml.load(path.read_text(encoding="utf-8"), Loader=_TolerantLoader)
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(path, None, "not valid UTF-8", "save the suite YAML as UTF-8") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(path, None, f"invalid YAML: {exc}", "fix the YAML syntax") from exc
-    except (ValueError, RecursionError) as exc:
-        raise ConfigError(
-            path,
-            None,
-            f"unreadable YAML value: {exc}",
-            "quote dates and other special values; avoid deep nesting",
-        ) from exc
+    cfg = parse_yaml(text, path, _TolerantLoader)
     if not isinstance(cfg, dict):
         raise ConfigError(
             path, None, "a suite YAML must be a mapping", "write an lm-eval task YAML"
@@ -100,7 +98,7 @@ def _load_with_includes(path: Path, seen: set[Path]) -> tuple[dict[str, Any], li
             raise ConfigError(
                 path,
                 "include",
-                f"include must be a file name, got {inc!r}",
+                f"include must be a file name, got {shown(inc)}",
                 "write 'include: base.yaml'",
             )
         inc_path = resolve_user_path(inc, path.parent, path, "include")
@@ -116,13 +114,23 @@ def _resolve_data_files(path: Path, cfg: dict[str, Any]) -> dict[str, list[Path]
     builder = cfg.get("dataset_path")
     if builder is not None and not isinstance(builder, str):
         raise ConfigError(
-            path, "dataset_path", f"expected a string, got {builder!r}", "use 'dataset_path: json'"
+            path,
+            "dataset_path",
+            f"expected a string, got {shown(builder)}",
+            "use 'dataset_path: json'",
         )
     kwargs = cfg.get("dataset_kwargs") or {}
     raw = kwargs.get("data_files") if isinstance(kwargs, dict) else None
     if builder not in _LOCAL_BUILDERS or raw is None:
         local_dir = path.parent / str(builder) if builder else None
         if local_dir is not None and local_dir.is_dir():
+            if not local_dir.resolve().is_relative_to(path.parent.resolve()):
+                raise ConfigError(
+                    path,
+                    "dataset_path",
+                    f"data directory {shown(builder)} is outside the suite's directory",
+                    "put the data inside the suite's directory",
+                )
             return {"dir": [local_dir.resolve()]}
         raise ConfigError(
             path,
@@ -140,12 +148,17 @@ def _resolve_data_files(path: Path, cfg: dict[str, Any]) -> dict[str, list[Path]
             p = resolve_user_path(
                 item if isinstance(item, str) else str(item), path.parent, path, field
             )
-            if not Path(str(item)).is_absolute() and not p.is_relative_to(path.parent.resolve()):
+            if not p.is_relative_to(path.parent.resolve()):
+                # docs/suites.md: a suite is a folder; its data lives inside it, so a suite
+                # (and its fingerprint) moves and is shared as one piece.
+                kind = "absolute" if Path(str(item)).is_absolute() else "relative"
                 raise ConfigError(
                     path,
-                    f"dataset_kwargs.data_files.{split}",
-                    f"relative data path {item!r} leaves the suite's directory",
-                    "keep data files next to the suite YAML, or give an absolute path",
+                    field,
+                    f"{kind} data path {shown(item)} resolves to {p}, outside the suite's "
+                    f"directory {path.parent.resolve()}",
+                    "copy the data file into the suite's directory and name it relative to "
+                    "the suite YAML (e.g. 'test: test.jsonl')",
                 )
             if not p.is_file():
                 raise ConfigError(
@@ -190,7 +203,7 @@ def _higher_is_better(
         return base not in LOWER_IS_BETTER
     if not isinstance(value, bool):
         raise ConfigError(
-            path, where, f"expected true or false, got {value!r}", "write true or false"
+            path, where, f"expected true or false, got {shown(value)}", "write true or false"
         )
     return value
 
@@ -212,7 +225,7 @@ def load_suite(path: Path) -> SuiteSpec:
         raise ConfigError(
             path,
             "metadata.kind",
-            f"kind is {kind!r}",
+            f"kind is {shown(kind)}",
             "set metadata.kind to 'task' (must improve) or 'general' (must not drop)",
         )
     if "version" not in meta:
@@ -250,7 +263,7 @@ def load_suite(path: Path) -> SuiteSpec:
         raise ConfigError(
             path,
             "metadata.primary_metric",
-            f"expected a metric name, got {metric!r}",
+            f"expected a metric name, got {shown(metric)}",
             "set metadata.primary_metric to one of metric_list's metrics",
         )
     data_files = _resolve_data_files(path, cfg)

@@ -13,6 +13,7 @@ from harness.models._load import (
 )
 from harness.models._quant import bnb_config, load_quantized_base
 from harness.models._validate import (
+    check_adapter_integrity,
     check_safetensors,
     confine,
     read_safetensors_header,
@@ -25,6 +26,7 @@ __all__ = [
     "LoadedBase",
     "attach_adapter",
     "bnb_config",
+    "check_adapter_integrity",
     "builtin_base_dir",
     "cache_root",
     "check_safetensors",

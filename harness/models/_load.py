@@ -7,9 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.config import BaseSpec, ConfigError
+from harness.config._errors import shorten
 from harness.models._builtin import builtin_base_dir
 from harness.models._fingerprint import fingerprint_files
-from harness.models._validate import check_safetensors, read_adapter_json, validate_adapter
+from harness.models._validate import (
+    check_adapter_integrity,
+    check_safetensors,
+    read_adapter_json,
+    validate_adapter,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -127,7 +133,9 @@ def attach_adapter(
 
     The adapter is validated first (``validate_adapter``: intact safetensors, a config the
     installed peft can read, targets and shapes that fit ``model``, and, when
-    ``base_fingerprint`` is given, the base recorded in ``harness_adapter.json``).
+    ``base_fingerprint`` is given, the base recorded in ``harness_adapter.json``), and after
+    peft attached it, every tensor of the file must have been loaded into an adapted module and
+    every adapted module must have received its tensors (``check_adapter_integrity``).
     """
     from peft import PeftModel
 
@@ -137,14 +145,27 @@ def attach_adapter(
     try:
         if isinstance(model, PeftModel):
             model.load_adapter(str(adapter_dir), adapter_name=name, is_trainable=False)
-            return model
-        return PeftModel.from_pretrained(
-            model, str(adapter_dir), adapter_name=name, is_trainable=False
-        )
+            peft_model = model
+        else:
+            peft_model = PeftModel.from_pretrained(
+                model, str(adapter_dir), adapter_name=name, is_trainable=False
+            )
     except (RuntimeError, ValueError, KeyError) as exc:
         raise ConfigError(
             adapter_dir,
             "adapter",
-            f"adapter does not fit this base: {str(exc).splitlines()[0][:300]}",
-            "train or load an adapter made for this base model",
+            f"adapter does not fit this base: {_load_detail(exc)}",
+            "compare adapter_config.json (r, target_modules, peft_type) with the tensors in "
+            "adapter_model.safetensors; if they agree, the adapter was made for another base",
         ) from exc
+    check_adapter_integrity(peft_model, adapter_dir, name)
+    return peft_model
+
+
+def _load_detail(exc: BaseException) -> str:
+    """torch's own detail of a failed load: the 'size mismatch for ...' lines, not the
+    'Error(s) in loading state_dict' header alone."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    sizes = [ln for ln in lines if ln.startswith("size mismatch")]
+    shown = sizes[:3] + ([f"and {len(sizes) - 3} more size mismatches"] if len(sizes) > 3 else [])
+    return shorten("; ".join(shown or lines[:3]) or type(exc).__name__, 900)

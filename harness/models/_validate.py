@@ -9,122 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
-import struct
 import warnings
 from pathlib import Path
 from typing import Any
 
 from harness.config import ConfigError
+from harness.config._errors import shorten
+from harness.config._preflight import _corrupt, read_adapter_json, read_safetensors_header
 
-_MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
-_DTYPE_BYTES = {
-    "BOOL": 1,
-    "U8": 1,
-    "I8": 1,
-    "F8_E5M2": 1,
-    "F8_E4M3": 1,
-    "F8_E8M0": 1,
-    "I16": 2,
-    "U16": 2,
-    "F16": 2,
-    "BF16": 2,
-    "I32": 4,
-    "U32": 4,
-    "F32": 4,
-    "I64": 8,
-    "U64": 8,
-    "F64": 8,
-}
+__all__ = [
+    "HARNESS_ADAPTER_FILE",
+    "check_adapter_integrity",
+    "check_safetensors",
+    "confine",
+    "read_adapter_json",
+    "read_safetensors_header",
+    "validate_adapter",
+]
+
 HARNESS_ADAPTER_FILE = "harness_adapter.json"
-
-
-def _corrupt(path: Path, field: str | None, problem: str) -> ConfigError:
-    return ConfigError(
-        path,
-        field,
-        f"corrupt or truncated safetensors file: {problem}",
-        "re-download or re-save the weights (an interrupted copy or download leaves such "
-        "files); the file was left untouched",
-    )
-
-
-def read_safetensors_header(path: Path, field: str | None = None) -> dict[str, Any]:
-    """Read and check a safetensors header without loading any tensor data.
-
-    Returns the header mapping (tensor name -> {dtype, shape, data_offsets}, plus an optional
-    ``__metadata__``). Raises ``ConfigError`` if the file is truncated or its header is corrupt.
-    """
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            prefix = fh.read(8)
-            if len(prefix) < 8:
-                raise _corrupt(path, field, f"only {size} bytes, shorter than the 8-byte prefix")
-            (n,) = struct.unpack("<Q", prefix)
-            if n == 0 or n > _MAX_HEADER:
-                raise _corrupt(path, field, f"header length {n} is implausible")
-            if n + 8 > size:
-                raise _corrupt(
-                    path, field, f"header claims {n} bytes but the file has only {size - 8}"
-                )
-            raw = fh.read(n)
-    except OSError as exc:
-        raise ConfigError(
-            path, field, f"cannot read weights: {exc}", "check the file's permissions"
-        ) from exc
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _corrupt(path, field, f"header is not UTF-8 JSON ({exc})") from exc
-    if not isinstance(header, dict):
-        raise _corrupt(path, field, "header is not a JSON object")
-    data_size = size - 8 - n
-    max_end = 0
-    for name, info in header.items():
-        if name == "__metadata__":
-            if not isinstance(info, dict):
-                raise _corrupt(path, field, "__metadata__ is not an object")
-            continue
-        if not isinstance(info, dict):
-            raise _corrupt(path, field, f"entry for tensor '{name}' is not an object")
-        shape = info.get("shape")
-        offsets = info.get("data_offsets")
-        dtype = info.get("dtype")
-        if not isinstance(shape, list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-        ):
-            raise _corrupt(path, field, f"tensor '{name}' has an invalid shape {shape!r}")
-        if (
-            not isinstance(offsets, list)
-            or len(offsets) != 2
-            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-            or not 0 <= offsets[0] <= offsets[1] <= data_size
-        ):
-            raise _corrupt(
-                path,
-                field,
-                f"tensor '{name}' has data_offsets {offsets!r} outside the data section "
-                f"of {data_size} bytes",
-            )
-        if not isinstance(dtype, str):
-            raise _corrupt(path, field, f"tensor '{name}' has no dtype")
-        width = _DTYPE_BYTES.get(dtype)
-        if width is not None and offsets[1] - offsets[0] != math.prod(shape) * width:
-            raise _corrupt(
-                path,
-                field,
-                f"tensor '{name}' ({dtype} {shape}) spans {offsets[1] - offsets[0]} bytes",
-            )
-        max_end = max(max_end, offsets[1])
-    if max_end != data_size:
-        raise _corrupt(
-            path,
-            field,
-            f"data section is {data_size} bytes but the tensors end at byte {max_end}",
-        )
-    return header
 
 
 def check_safetensors(path: Path, field: str | None = None) -> None:
@@ -176,6 +80,16 @@ def _installed_peft_version() -> str:
 
 def _skew_error(cfg_path: Path, field: str, problem: str, adapter_version: Any) -> ConfigError:
     installed = _installed_peft_version()
+    if adapter_version and str(adapter_version) == installed:
+        # Saved by the very peft that is installed: not version skew, an edited config.
+        return ConfigError(
+            cfg_path,
+            field,
+            f"{problem}; the adapter was saved with peft {installed}, the installed version, "
+            "so the config was edited after saving",
+            "restore adapter_config.json as peft's save_pretrained wrote it (check peft_type "
+            "and the field named here)",
+        )
     saved = f"peft {adapter_version}" if adapter_version else "an unrecorded peft version"
     want = f"peft=={adapter_version}" if adapter_version else "the peft version that saved it"
     return ConfigError(
@@ -186,37 +100,6 @@ def _skew_error(cfg_path: Path, field: str, problem: str, adapter_version: Any) 
         f"install {want}, or load the adapter where it was trained and re-save it with "
         f"peft {installed}",
     )
-
-
-def read_adapter_json(adapter_dir: Path) -> tuple[Path, dict[str, Any]]:
-    cfg_path = adapter_dir / "adapter_config.json"
-    if not cfg_path.is_file():
-        raise ConfigError(
-            adapter_dir,
-            "adapter",
-            "adapter_config.json is missing",
-            "point at a directory saved by peft's save_pretrained",
-        )
-    try:
-        cfg = json.loads(cfg_path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            cfg_path,
-            None,
-            f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
-            "re-save the adapter with peft's save_pretrained (it writes UTF-8 JSON)",
-        ) from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            cfg_path, None, f"not valid JSON: {exc}", "re-save the adapter with peft"
-        ) from exc
-    except OSError as exc:
-        raise ConfigError(cfg_path, None, f"cannot read: {exc}", "check permissions") from exc
-    if not isinstance(cfg, dict):
-        raise ConfigError(
-            cfg_path, None, "adapter config is not a JSON object", "re-save the adapter with peft"
-        )
-    return cfg_path, cfg
 
 
 # Fields whose type we check ourselves: peft accepts almost any value and fails much later.
@@ -244,18 +127,59 @@ _FIELD_TYPES: dict[str, tuple[str, Any]] = {
 }
 
 
-def _check_peft_config(cfg_path: Path, cfg: dict[str, Any]) -> None:
+# Tensor-name parts that say which adapter type saved a file.
+_PART_TYPE = {
+    "lora_A": "LORA",
+    "lora_B": "LORA",
+    "lora_embedding_A": "LORA",
+    "lora_embedding_B": "LORA",
+    "lora_magnitude_vector": "LORA",
+    "ia3_l": "IA3",
+}
+
+
+def _tensor_types(header: dict[str, Any]) -> dict[str, str]:
+    """Adapter type -> one example tensor name, from the tensor names of a LoRA/IA3 file."""
+    found: dict[str, str] = {}
+    for key in header:
+        for part in key.split("."):
+            kind = _PART_TYPE.get(part)
+            if kind is not None:
+                found.setdefault(kind, key)
+    return found
+
+
+def _check_type_matches_tensors(cfg_path: Path, peft_type: str, header: dict[str, Any]) -> None:
+    held = _tensor_types(header)
+    if peft_type in ("LORA", "IA3") and held and peft_type not in held:
+        kind, example = next(iter(held.items()))
+        raise ConfigError(
+            cfg_path,
+            "peft_type",
+            f"the config's peft_type '{peft_type}' does not match the tensors in "
+            f"adapter_model.safetensors, which are {kind} tensors (e.g. "
+            f"'{shorten(example, 120)}')",
+            f"set peft_type to '{kind}' (what the tensors were saved as), or use the "
+            "adapter_config.json saved with these tensors",
+        )
+
+
+def _check_peft_config(
+    cfg_path: Path, cfg: dict[str, Any], header: dict[str, Any] | None = None
+) -> None:
     from peft import PeftConfig, PeftType
     from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
 
     adapter_version = cfg.get("peft_version")
     peft_type = cfg.get("peft_type")
     known = sorted(t.value for t in PeftType)
+    if isinstance(peft_type, str) and peft_type in known and header is not None:
+        _check_type_matches_tensors(cfg_path, peft_type, header)
     if not isinstance(peft_type, str) or peft_type not in known:
         raise ConfigError(
             cfg_path,
             "peft_type",
-            f"unknown peft_type {peft_type!r} for the installed peft "
+            f"unknown peft_type {shorten(repr(peft_type))} for the installed peft "
             f"{_installed_peft_version()} (saved with peft {adapter_version or 'unknown'})",
             f"use an adapter of a known type ({', '.join(known[:8])}, ...), or install the "
             "peft version that saved it",
@@ -360,7 +284,24 @@ def _features(module: Any) -> tuple[int, int] | None:
     return None
 
 
-def _check_shapes(adapter_dir: Path, base_model: Any) -> None:
+def _check_rank(cfg_path: Path, cfg: dict[str, Any], key: str, part: str, shape: list[Any]) -> None:
+    """The config's ``r`` against a LoRA tensor's rank dimension (rank patterns excepted)."""
+    r = cfg.get("r")
+    if cfg.get("peft_type") != "LORA" or cfg.get("rank_pattern") or not isinstance(r, int):
+        return
+    rank = shape[0] if part == "lora_A" else shape[1]
+    if rank != r:
+        raise ConfigError(
+            cfg_path,
+            "r",
+            f"the config's r is {r} but tensor '{shorten(key, 120)}' has shape {shape}, i.e. "
+            f"rank {rank} (peft would build rank-{r} layers and fail to load these tensors)",
+            f"set r to {rank} in adapter_config.json (the rank the tensors were saved with), "
+            "or use the adapter_config.json saved with these tensors",
+        )
+
+
+def _check_shapes(adapter_dir: Path, base_model: Any, cfg: dict[str, Any] | None = None) -> None:
     weights = adapter_dir / "adapter_model.safetensors"
     if not weights.is_file():
         return
@@ -383,6 +324,8 @@ def _check_shapes(adapter_dir: Path, base_model: Any) -> None:
         feats = _features(module)
         if feats is None or len(shape) != 2:
             continue  # not a Linear (embedding, conv): peft checks those itself
+        if cfg is not None:
+            _check_rank(adapter_dir / "adapter_config.json", cfg, key, part, shape)
         in_f, out_f = feats
         bad = (part == "lora_A" and shape[1] != in_f) or (part == "lora_B" and shape[0] != out_f)
         if bad:
@@ -420,8 +363,73 @@ def validate_adapter(
     for weights in sorted(adapter_dir.glob("*.safetensors")):
         check_safetensors(weights, "adapter")
     cfg_path, cfg = read_adapter_json(adapter_dir)
-    _check_peft_config(cfg_path, cfg)
+    weights = adapter_dir / "adapter_model.safetensors"
+    header = read_safetensors_header(weights, "adapter") if weights.is_file() else None
+    _check_peft_config(cfg_path, cfg, header)
     _check_targets(cfg_path, cfg, _module_names(_unwrap(base_model)))
     _check_fingerprint(adapter_dir, base_fingerprint)
-    _check_shapes(adapter_dir, base_model)
+    _check_shapes(adapter_dir, base_model, cfg)
     return cfg
+
+
+def _listed(items: list[str], limit: int = 4) -> str:
+    head = ", ".join(f"'{shorten(i, 100)}'" for i in sorted(items)[:limit])
+    return head + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def check_adapter_integrity(peft_model: Any, adapter_dir: Path, name: str) -> None:
+    """After peft attached adapter ``name``: every LoRA/IA3 tensor of the file sits in a
+    module that received the adapter, and every module that received it got its tensors.
+
+    peft loads with ``strict=False``: tensors of modules the config does not target are
+    dropped, and targeted modules without tensors keep their initial values (a no-op for
+    LoRA's zero ``lora_B``), so either way another model than the trained one is scored.
+    This compares the file's tensor names with the adapter layers peft actually built (its own
+    targeting rules, so every option of the config is honoured). Raises ConfigError.
+    """
+    weights = adapter_dir / "adapter_model.safetensors"
+    if not weights.is_file():
+        return
+    header = read_safetensors_header(weights, "adapter")
+    prefix = "base_model.model."
+    in_file: dict[str, set[str]] = {}
+    for key in header:
+        if not key.startswith(prefix):
+            continue
+        parts = key[len(prefix) :].split(".")
+        for i, part in enumerate(parts):
+            if part in _PART_TYPE:
+                in_file.setdefault(".".join(parts[:i]), set()).add(part)
+                break
+    built: dict[str, set[str]] = {}
+    for path, module in _unwrap(peft_model).named_modules():
+        for layer_name in getattr(module, "adapter_layer_names", ()):
+            holder = getattr(module, layer_name, None)
+            if layer_name in _PART_TYPE and holder is not None and name in holder:
+                built.setdefault(path, set()).add(layer_name)
+    cfg_path = adapter_dir / "adapter_config.json"
+    dropped = sorted(set(in_file) - set(built))
+    if dropped:
+        raise ConfigError(
+            cfg_path,
+            "target_modules",
+            f"adapter_model.safetensors holds tensors for {len(dropped)} modules that peft "
+            f"did not adapt under this config, e.g. {_listed(dropped)}: they would be dropped "
+            "and another model than the trained one scored",
+            "restore target_modules (and layers_to_transform/exclude_modules) to what the "
+            "adapter was trained with: every module that has tensors in the file",
+        )
+    missing = sorted(
+        f"{path} ({'/'.join(sorted(want - in_file.get(path, set())))})"
+        for path, want in built.items()
+        if want - in_file.get(path, set())
+    )
+    if missing:
+        raise ConfigError(
+            weights,
+            "adapter",
+            f"{len(missing)} modules the config targets received no tensors from the file, "
+            f"e.g. {_listed(missing)}: they would keep their initial values",
+            "re-save the complete adapter, or narrow target_modules to the modules the file "
+            "holds tensors for",
+        )

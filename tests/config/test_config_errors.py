@@ -69,4 +69,24 @@ def test_relative_data_path_may_not_escape_the_suite_dir(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigError) as e:
         load_suite(p)
-    assert e.value.field == "dataset_kwargs.data_files.test" and "absolute" in e.value.fix
+    assert e.value.field == "dataset_kwargs.data_files.test" and "outside" in e.value.problem
+    assert "into the suite's directory" in e.value.fix
+
+
+def test_absolute_data_path_outside_the_suite_dir_is_refused(tmp_path: Path) -> None:
+    """docs/suites.md: data paths may not leave the suite's directory, absolute ones neither
+    (b805b56 accepted them)."""
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text('{"a": 1}\n')
+    d = tmp_path / "suite"
+    d.mkdir()
+    p = d / "s.yaml"
+    p.write_text(
+        "task: x\ndataset_path: json\ndataset_kwargs:\n  data_files:\n"
+        f"    test: {outside}\nmetric_list:\n  - metric: acc\n"
+        "metadata:\n  version: 1\n  kind: task\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_suite(p)
+    assert e.value.field == "dataset_kwargs.data_files.test"
+    assert "absolute data path" in e.value.problem and "outside" in e.value.problem

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import Recipe, load_experiment, load_recipe, load_suite, recipe_warnings
+from tests.config.adapter_files import write_stand_in_lora
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,9 +69,9 @@ def test_suites_validate(path: Path) -> None:
 )
 def test_evidence_experiments_validate(path: Path, tmp_path: Path) -> None:
     text = path.read_text()
-    if "zero-adapter" in text:  # made by a script, not shipped: validate with a stand-in dir
-        adapter = tmp_path / "zero-adapter"
-        adapter.mkdir()
+    if "zero-adapter" in text:  # made by a script, not shipped: validate with a stand-in
+        # shaped like make_zero_adapter.py's (all seven projections of the builtin's 30 layers)
+        adapter = write_stand_in_lora(tmp_path / "zero-adapter", layers=30)
         text = text.replace("../../.harness/zero-adapter", str(adapter))
         path = tmp_path / path.name
         path.write_text(text.replace("../../", f"{ROOT}/"))

@@ -301,13 +301,25 @@ def test_wrong_types_explain_version_skew(
     field: str,
 ) -> None:
     a = _copy(adapter_dir, tmp_path)
-    _edit_config(a, **change)
+    _edit_config(a, **change, peft_version="9.9.0")
     untouched(a)
     with pytest.raises(ConfigError) as e:
         attach_adapter(base, a, "cand")
     assert e.value.field == field and "version skew" in e.value.problem
     assert f"peft {_installed_peft()} is installed" in e.value.problem
     assert "saved with peft" in e.value.problem  # the adapter's own peft_version
+
+
+def test_wrong_type_saved_by_the_installed_peft_is_not_called_skew(
+    adapter_dir: Path, base: Any, tmp_path: Path
+) -> None:
+    """Saved by the installed peft: advising to install that same peft misleads (issue #18)."""
+    a = _copy(adapter_dir, tmp_path)
+    _edit_config(a, r="two", peft_version=_installed_peft())
+    with pytest.raises(ConfigError) as e:
+        attach_adapter(base, a, "cand")
+    assert e.value.field == "r" and "version skew" not in e.value.problem
+    assert "edited after saving" in e.value.problem and "install" not in e.value.fix
 
 
 def test_non_utf8_adapter_config_is_refused(
