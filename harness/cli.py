@@ -13,14 +13,38 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
-from harness.config import BaseSpec, ConfigError, load_experiment, recipe_warnings
+from harness.config import BaseSpec, ConfigError, Experiment, load_experiment, recipe_warnings
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Release gate for LoRA/QLoRA fine-tunes."
 )
-err = Console(stderr=True)
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that never rewrites user text: no emoji codes (rich turned the ``:100:`` of
+    ``test.jsonl:100: ...`` into an emoji, losing the line number). User-derived text is printed
+    as ``Text`` (never parsed as markup) or with ``markup=False``."""
+    return Console(stderr=stderr, emoji=False)
+
+
+err = make_console(stderr=True)
+
+
+def _label(label: str, style: str, text: str) -> Text:
+    """``label`` styled, then ``text`` verbatim (no markup, no emoji, no highlighting)."""
+    return Text.assemble((label, style), " ", text)
+
+
+def print_config_error(exc: ConfigError, label: str = "configuration error") -> None:
+    err.print(_label(label, "bold red", exc.render()), highlight=False, soft_wrap=True)
+
+
+def _print_notes(console: Console, exp: Experiment) -> None:
+    for note in exp.notes:
+        console.print(_label("note", "yellow", note), highlight=False, soft_wrap=True)
+
 
 DEFAULT_EXPERIMENT = "experiment.yaml"
 
@@ -52,30 +76,31 @@ def evaluate(
     # call, and on a many-core GPU host the Rust tokenizer's threads matter (H200 host, 1M
     # tokens: first call 2.36 s with them, 5.44 s with TOKENIZERS_PARALLELISM=false).
     path = config or _default_experiment()
-    console = Console()
+    console = make_console()
     try:
         exp = load_experiment(path)
+        _print_notes(console, exp)
         result = run_gate(exp, console=console, retrain=retrain)
     except ConfigError as exc:
-        err.print(
-            f"[bold red]configuration error[/] {escape(exc.render())}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        print_config_error(exc)
         raise typer.Exit(EXIT_CONFIG) from exc
     except KeyboardInterrupt:
         err.print("[bold red]interrupted[/]: no verdict")
         raise typer.Exit(EXIT_ERROR) from None
     except Exception as exc:
         err.print_exception(max_frames=8)
-        err.print(f"[bold red]could not decide[/]: {type(exc).__name__}: {escape(str(exc))}")
+        err.print(
+            _label("could not decide:", "bold red", f"{type(exc).__name__}: {exc}"),
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(EXIT_ERROR) from exc
     verdict = result.outcome.verdict
     colour = "green" if verdict == "GO" else "red"
     console.print()
     console.print(f"[bold {colour}]{verdict}[/]")
     for reason in result.outcome.reasons:
-        console.print(f"  - {escape(reason)}", soft_wrap=True)
+        console.print(Text(f"  - {reason}"), highlight=False, soft_wrap=True)
     for line in (
         f"report: {result.run_dir / 'report.html'}",
         f"        {result.run_dir / 'report.md'}",
@@ -105,23 +130,25 @@ def validate(
 
         n_items = sum(len(build_task(suite).eval_docs) for suite in exp.suites)
     except ConfigError as exc:
-        err.print(
-            f"[bold red]configuration error[/] {escape(exc.render())}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        print_config_error(exc)
         raise typer.Exit(2) from exc
-    out = Console()
+    out = make_console()
     out.print(
-        f"[green]ok[/] {escape(str(exp.source))}: {len(exp.suites)} suites "
-        f"({n_items} evaluation items), {len(exp.candidates)} candidates"
+        _label(
+            "ok",
+            "green",
+            f"{exp.source}: {len(exp.suites)} suites ({n_items} evaluation items), "
+            f"{len(exp.candidates)} candidates",
+        ),
+        highlight=False,
+        soft_wrap=True,
     )
+    _print_notes(out, exp)
     # Outside the guide's ranges is allowed (a CPU demo, a stress recipe), so warn, exit 0.
     for name, recipe in exp.recipes.items():
         for w in recipe_warnings(recipe):
             out.print(
-                f"[yellow]warning[/] recipe {escape(name)} ({escape(str(recipe.source))}): "
-                f"{escape(w)}",
+                _label("warning", "yellow", f"recipe {name} ({recipe.source}): {w}"),
                 highlight=False,
                 soft_wrap=True,
             )
@@ -156,7 +183,7 @@ def train(
         )
     except ConfigError as exc:
         label = "training failed" if isinstance(exc, TrainingFailed) else "configuration error"
-        err.print(f"[bold red]{label}[/] {escape(exc.render())}", highlight=False, soft_wrap=True)
+        print_config_error(exc, label)
         raise typer.Exit(2) from exc
     if not is_main_process():
         return
@@ -171,8 +198,9 @@ def train(
     ]
     if r.stop_reason:
         lines.append(f"stopped early: {r.stop_reason}")
+    out_console = make_console()
     for line in lines:
-        Console().print(line, markup=False, highlight=False, soft_wrap=True)
+        out_console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -206,7 +234,7 @@ def runs(
         runs_table,
     )
 
-    console = Console()
+    console = make_console()
     try:
         if compare is not None:
             head, body = comparison_tables(
@@ -217,7 +245,7 @@ def runs(
             return
         found = list_gate_runs(experiment, limit, tracking_uri)
     except RunNotFound as exc:
-        err.print(f"[bold red]not found[/] {escape(str(exc))}", soft_wrap=True)
+        err.print(_label("not found", "bold red", str(exc)), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
     if not found:
         console.print("no gate runs yet: `harness evaluate` logs one", markup=False)

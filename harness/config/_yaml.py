@@ -3,8 +3,8 @@
 ``ConfigLoader`` is PyYAML's SafeLoader plus two checks on the composed node graph, run
 before any Python value is constructed:
 
-- aliases are bounded: the document, with every alias expanded, may hold at most
-  ``MAX_EXPANDED_NODES`` nodes, and no alias may refer to a node that contains it (a cycle).
+- aliases are bounded: expanding every alias may add at most ``MAX_EXPANDED_NODES`` values
+  to the document as written, and no alias may refer to a node that contains it (a cycle).
   Nine nested anchors of nine references each expand to 387 million values; refusing them
   here costs microseconds, whereas printing or validating them once took minutes and gigabytes;
 - a key written twice in one mapping is refused with both line numbers (PyYAML keeps the last
@@ -117,19 +117,21 @@ def _walk(root: Node, sizes: dict[int, int]) -> None:
                 pairs.append((v, _join(path, _key_text(k))))
             stack.extend(reversed(pairs))
     total = sizes[id(root)]
-    if total > MAX_EXPANDED_NODES:
+    # Only what aliases add counts: a long document written out is not an attack.
+    written = len(sizes)  # distinct nodes, keys included
+    if total - written > MAX_EXPANDED_NODES:
         where_field: str | None = None
         where = ""
         if biggest_alias is not None:
             where_field = biggest_alias[1] or None
             where = (
-                f" (the largest is used at '{where_field}', its anchor at line "
-                f"{biggest_alias[2]})"
+                f" (the largest is used at '{where_field}', its anchor at line {biggest_alias[2]})"
             )
         raise YamlShapeError(
             where_field,
-            f"YAML aliases expand this document to {total:,} values, over the limit of "
-            f"{MAX_EXPANDED_NODES:,}{where}; nested anchors multiply (a 'billion laughs' file)",
+            f"YAML aliases expand this document to {total:,} values from {written:,} "
+            f"written, {total - written:,} more, over the limit of {MAX_EXPANDED_NODES:,}"
+            f"{where}; nested anchors multiply (a 'billion laughs' file)",
             "write the values out, or use fewer nested anchors/aliases (*name)",
         )
 
