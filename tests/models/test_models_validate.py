@@ -371,3 +371,101 @@ def test_confine_refuses_symlink_escape(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         confine(Path("/etc/passwd"), root, "s.yaml", "data")
     assert outside.read_text() == "x"
+
+
+# --- adapter integrity after attach (issue #18) ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def four_target_adapter(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _make_adapter(
+        _fresh_base(tiny_model_dir),
+        tmp_path_factory.mktemp("four") / "a",
+        ("q_proj", "v_proj", "up_proj", "down_proj"),
+    )
+
+
+def _drop_tensors(adapter: Path, needle: str) -> None:
+    from safetensors.torch import load_file, save_file
+
+    w = adapter / "adapter_model.safetensors"
+    tensors = {k: v for k, v in load_file(str(w)).items() if needle not in k}
+    save_file(tensors, str(w), metadata={"format": "pt"})
+
+
+def test_narrowed_target_modules_drop_no_tensor_silently(
+    four_target_adapter: Path, base: Any, tmp_path: Path, untouched: Watch
+) -> None:
+    """b805b56 scored another model: peft dropped the up/down tensors without a word."""
+    a = _copy(four_target_adapter, tmp_path)
+    _edit_config(a, target_modules=["q_proj", "v_proj"])
+    untouched(a)
+    with pytest.raises(ConfigError) as e:
+        attach_adapter(base, a, "cand")
+    assert e.value.field == "target_modules" and e.value.file == str(a / "adapter_config.json")
+    assert "model.layers.0.mlp.up_proj" in e.value.problem and "dropped" in e.value.problem
+
+
+def test_deleted_tensors_of_a_target_module_are_refused(
+    four_target_adapter: Path, base: Any, tmp_path: Path
+) -> None:
+    a = _copy(four_target_adapter, tmp_path)
+    _drop_tensors(a, "layers.1.mlp.up_proj")
+    with pytest.raises(ConfigError) as e:
+        attach_adapter(base, a, "cand")
+    assert e.value.field == "adapter"
+    assert "model.layers.1.mlp.up_proj (lora_A/lora_B)" in e.value.problem
+
+
+def test_deleted_lora_b_alone_is_refused(adapter_dir: Path, base: Any, tmp_path: Path) -> None:
+    a = _copy(adapter_dir, tmp_path)
+    _drop_tensors(a, "layers.0.self_attn.q_proj.lora_B")
+    with pytest.raises(ConfigError) as e:
+        attach_adapter(base, a, "cand")
+    assert "model.layers.0.self_attn.q_proj (lora_B)" in e.value.problem
+
+
+def test_intact_adapter_with_a_substring_name_attaches_twice(
+    adapter_dir: Path, four_target_adapter: Path, base: Any
+) -> None:
+    """Names like 'lora' (inside 'lora_A') and 'qlora' must not confuse the integrity check."""
+    model = attach_adapter(base, adapter_dir, "lora")
+    model = attach_adapter(model, four_target_adapter, "qlora")
+    assert set(model.peft_config) == {"lora", "qlora"}
+
+
+def test_ia3_config_on_lora_tensors_says_so(
+    adapter_dir: Path, base: Any, tmp_path: Path, untouched: Watch
+) -> None:
+    """b805b56 blamed 'bias' and peft version skew, and advised installing the installed peft."""
+    a = _copy(adapter_dir, tmp_path)
+    _edit_config(a, peft_type="IA3")
+    untouched(a)
+    with pytest.raises(ConfigError) as e:
+        attach_adapter(base, a, "cand")
+    assert e.value.field == "peft_type"
+    assert "does not match the tensors" in e.value.problem and "LORA" in e.value.problem
+    assert "skew" not in e.value.problem and "install" not in e.value.fix
+
+
+def test_rank_mismatch_names_config_r_and_tensor_shape(
+    adapter_dir: Path, base: Any, tmp_path: Path
+) -> None:
+    a = _copy(adapter_dir, tmp_path)
+    _edit_config(a, r=8)
+    with pytest.raises(ConfigError) as e:
+        attach_adapter(base, a, "cand")
+    assert e.value.field == "r" and "r is 8" in e.value.problem and "[2, 32]" in e.value.problem
+    assert "set r to 2" in e.value.fix and "another base" not in e.value.fix
+
+
+def test_failed_load_keeps_torch_size_detail() -> None:
+    from harness.models._load import _load_detail
+
+    exc = RuntimeError(
+        "Error(s) in loading state_dict for PeftModel:\n"
+        "\tsize mismatch for a.lora_A.cand.weight: copying a param with shape "
+        "torch.Size([2, 32]) from checkpoint, the shape in current model is torch.Size([8, 32])."
+    )
+    detail = _load_detail(exc)
+    assert "size mismatch for a.lora_A.cand.weight" in detail and "[8, 32]" in detail
