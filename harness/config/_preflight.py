@@ -235,8 +235,8 @@ def _matches(target: str, name: str) -> bool:
     return name == target or name.endswith("." + target)
 
 
-def _listed(items: Iterable[str], limit: int = 4) -> str:
-    items = sorted(items)
+def _listed(items: Iterable[object], limit: int = 4) -> str:
+    items = sorted(str(i) for i in items)
     head = ", ".join(f"'{shorten(i, 100)}'" for i in items[:limit])
     return head + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
@@ -260,8 +260,14 @@ def check_targets_exist(
                 file, field, f"the regex {shown(targets)} matches no module of the base", fix
             )
         return
-    if not isinstance(targets, list):
-        return
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise ConfigError(
+            file,
+            field,
+            f"target_modules is {shown(targets)}, not a list of module names, a regex string, "
+            "'all-linear' or null",
+            "write target_modules as a list of module names, e.g. [q_proj, v_proj]",
+        )
     unmatched = [
         t for t in targets if isinstance(t, str) and not any(_matches(t, n) for n in names)
     ]

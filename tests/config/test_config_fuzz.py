@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -96,14 +98,21 @@ def _dump(data: Any) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 
 
+# Every case must finish (success or ConfigError) within this many seconds of loader time.
+CASE_SECONDS = 3.0
+
+
 def _check(loader: Callable[[Path], Any], path: Path) -> None:
+    t0 = time.perf_counter()
     try:
         loader(path)
     except ConfigError as exc:
-        assert exc.problem and exc.fix
+        assert exc.file and exc.problem and exc.fix
+        assert len(exc.render()) < 12_000, "an echoed value was not shortened"
     except Exception as exc:
         if not any(isinstance(exc, t) and m in str(exc) for t, m in KNOWN_BUGS):
             raise
+    assert time.perf_counter() - t0 < CASE_SECONDS, f"{path.name} took too long"
 
 
 _LOADERS: dict[str, tuple[Callable[[Path], Any], str]] = {
@@ -288,3 +297,124 @@ def test_former_loader_bug(project: Path, kind: str, content: str) -> None:
     with pytest.raises(ConfigError) as e:
         loader(dst)
     assert e.value.file and e.value.fix
+
+
+# --- hostile YAML text: anchors, aliases and repeated keys (issue #18) -------------------------
+
+_names = st.sampled_from(["a", "b", "c", "d"])
+
+
+@st.composite
+def _aliased_yaml(draw: st.DrawFn, valid: str) -> str:
+    """A valid file with anchors of nested aliases in front and aliases or repeated keys spliced
+    into its lines: billion-laughs shapes, recursive anchors, undefined aliases, duplicates."""
+    levels = draw(st.integers(0, 9))
+    width = draw(st.integers(1, 9))
+    head = [f"x0: &x0 [{', '.join(['lol'] * width)}]"]
+    head += [f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * width)}]" for i in range(1, levels + 1)]
+    if draw(st.booleans()):
+        head.append("r: &r [1, *r]")  # a recursive alias (refused, or an undefined one)
+    lines = valid.splitlines()
+    for _ in range(draw(st.integers(0, 4))):
+        i = draw(st.integers(0, len(lines)))
+        choice = draw(st.sampled_from(["alias", "duplicate", "merge", "undefined"]))
+        if choice == "alias" and i < len(lines) and ":" in lines[i]:
+            key = lines[i].split(":", 1)[0]
+            lines[i] = f"{key}: *x{draw(st.integers(0, levels))}"
+        elif choice == "duplicate" and lines:
+            lines.insert(i, lines[draw(st.integers(0, len(lines) - 1))])
+        elif choice == "merge":
+            lines.insert(i, f"m{i}: {{<<: *x{levels}}}")
+        elif choice == "undefined":
+            lines.insert(i, f"u{i}: *{draw(_names)}")
+    return "\n".join(head + lines) + "\n"
+
+
+@pytest.mark.parametrize("kind", sorted(_LOADERS))
+@FUZZ
+@given(data=st.data())
+def test_aliases_and_repeated_keys_raise_only_config_errors(
+    project: Path, kind: str, data: st.DataObject
+) -> None:
+    loader, src, dst = _target(project, kind)
+    dst.write_text(data.draw(_aliased_yaml(src.read_text(encoding="utf-8"))), encoding="utf-8")
+    _check(loader, dst)
+
+
+# --- given adapters: adapter_config.json and the safetensors header, checked without a model ---
+
+
+@pytest.fixture(scope="module")
+def adapter_project(project: Path) -> Path:
+    from tests.config.adapter_files import write_stand_in_lora
+
+    model = project.parent / "model"
+    (model / "config.json").write_text(
+        json.dumps({"model_type": "llama", "num_hidden_layers": 2}), encoding="utf-8"
+    )
+    write_stand_in_lora(project / "given", targets=("q_proj", "v_proj"))
+    exp = project / "experiment-given.yaml"
+    text = (project / "experiment.yaml").read_text(encoding="utf-8")
+    exp.write_text(
+        text.replace("candidates:\n", "candidates:\n  - name: given\n    adapter: given\n"),
+        encoding="utf-8",
+    )
+    return exp
+
+
+_json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(), _text),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_text, inner, max_size=4)),
+    max_leaves=12,
+)
+_ADAPTER_KEYS = ["peft_type", "r", "target_modules", "base_model_name_or_path", "lora_alpha"]
+
+
+@FUZZ
+@given(
+    changes=st.dictionaries(st.sampled_from(_ADAPTER_KEYS), _json_values, max_size=3),
+    cut=st.one_of(st.none(), st.integers(0, 400)),
+    flip=st.one_of(st.none(), st.tuples(st.integers(0, 400), st.integers(0, 255))),
+)
+# found by this test: a TypeError sorting a target list with None in it
+@example(changes={"target_modules": ["x", None, -2]}, cut=None, flip=None)
+@example(changes={}, cut=0, flip=None)  # an empty adapter_model.safetensors
+def test_mutated_given_adapters_raise_only_config_errors(
+    adapter_project: Path,
+    changes: dict[str, Any],
+    cut: int | None,
+    flip: tuple[int, int] | None,
+) -> None:
+    from tests.config.adapter_files import write_stand_in_lora
+
+    ad = write_stand_in_lora(adapter_project.parent / "given", targets=("q_proj", "v_proj"))
+    cfg = json.loads((ad / "adapter_config.json").read_text(encoding="utf-8"))
+    (ad / "adapter_config.json").write_text(json.dumps({**cfg, **changes}), encoding="utf-8")
+    w = ad / "adapter_model.safetensors"
+    raw = bytearray(w.read_bytes())
+    if flip is not None and flip[0] < len(raw):
+        raw[flip[0]] = flip[1]
+    w.write_bytes(bytes(raw if cut is None else raw[:cut]))
+    _check(load_experiment, adapter_project)
+
+
+# --- the command line: exit 0 or 2, never a traceback ------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(_LOADERS))
+@settings(FUZZ, max_examples=25)
+@given(data=st.data())
+def test_cli_validate_exits_0_or_2(project: Path, kind: str, data: st.DataObject) -> None:
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    _, src, _ = _target(project, kind)
+    original = src.read_text(encoding="utf-8")
+    try:
+        src.write_text(_dump(_mutate(_valid(src), data.draw)), encoding="utf-8")
+        result = CliRunner().invoke(app, ["validate", str(project / "experiment.yaml")])
+    finally:
+        src.write_text(original, encoding="utf-8")
+    assert result.exit_code in (0, 2), (result.output, result.exception)
+    assert "Traceback" not in result.output
