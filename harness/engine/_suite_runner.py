@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from harness.config import ConfigError, ItemResult, ScoringSettings, SuiteSpec
+from harness.config._registry_suite import RegistrySuite
 from harness.engine._data import check_suite_data, check_targets
 
 
@@ -16,7 +17,15 @@ def _offline() -> None:
 
 
 def build_task(suite: SuiteSpec) -> Any:
-    """Build an lm-eval ``ConfigurableTask`` from the suite YAML with its local data."""
+    """Build an lm-eval ``ConfigurableTask`` from the suite YAML with its local data.
+
+    A registry suite gives a task-like view of its scored items (``eval_docs``,
+    ``doc_to_text``) across its subtasks.
+    """
+    if isinstance(suite, RegistrySuite):
+        from harness.engine._registry_run import TaskView
+
+        return TaskView(suite)
     _offline()
     from lm_eval.api.task import ConfigurableTask
     from lm_eval.tasks._yaml_loader import load_yaml
@@ -175,6 +184,12 @@ def run_suite(
     """
     from lm_eval.evaluator import evaluate
 
+    if isinstance(suite, RegistrySuite):  # lm-eval's registry: its own runner and sample
+        from harness.engine._registry_run import run_registry_suite
+
+        return run_registry_suite(
+            lm, suite, settings, skip=skip, on_batch=on_batch, batch_items=batch_items
+        )
     task = build_task(suite)
     ids = suite_item_ids(task, suite, settings)
     todo = [i for i, item_id in enumerate(ids) if item_id not in skip]
