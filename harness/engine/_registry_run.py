@@ -32,7 +32,9 @@ def stratified_sample(sizes: dict[str, int], limit: int | None, seed: int) -> di
         return {t: list(range(n)) for t, n in sizes.items()}
     exact = {t: limit * n / total for t, n in sizes.items()}
     quota = {t: int(x) for t, x in exact.items()}
-    order = list(sizes)
+    # Equal remainders (equal-size subtasks) are broken in a seeded order, not by name: ten
+    # items of mmlu's 57 subjects are ten random subjects, not the first ten (all STEM).
+    order = random.Random(f"{seed}:order").sample(list(sizes), len(sizes))
     by_rest = sorted(order, key=lambda t: (quota[t] - exact[t], order.index(t)))
     for t in by_rest[: limit - sum(quota.values())]:
         quota[t] += 1
