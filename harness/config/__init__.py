@@ -24,6 +24,7 @@ from harness.config._recipe import (
     TrainSettings,
     load_recipe,
 )
+from harness.config._registry_suite import RegistryEntry, RegistrySuite
 from harness.config._suite import SuiteSpec, load_suite
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "Recipe",
     "RecipeData",
     "RecipeWarning",
+    "RegistryEntry",
+    "RegistrySuite",
     "ScoringSettings",
     "SuiteSpec",
     "TrainSettings",
