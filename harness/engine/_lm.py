@@ -99,6 +99,34 @@ class HarnessLM(TemplateLM):
     def tok_decode(self, tokens: list[int]) -> str:
         return str(self.tokenizer.decode(tokens, skip_special_tokens=True))
 
+    # -- chat templates, as HFLM: the tokenizer's own (an adapter's tokenizer brings its) --
+    @property
+    def tokenizer_name(self) -> str:
+        return str(getattr(self.tokenizer, "name_or_path", "") or "").replace("/", "__")
+
+    def apply_chat_template(
+        self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True
+    ) -> str:
+        """Render lm-eval's chat history with the tokenizer's template (``scoring.
+        apply_chat_template``); a template that refuses the system role gets it dropped, as
+        in HFLM."""
+        import jinja2
+
+        def render(history: list[dict[str, str]]) -> str:
+            return str(
+                self.tokenizer.apply_chat_template(
+                    history,
+                    tokenize=False,
+                    add_generation_prompt=add_generation_prompt,
+                    continue_final_message=not add_generation_prompt,
+                )
+            )
+
+        try:
+            return render(chat_history)
+        except jinja2.exceptions.TemplateError:
+            return render([m for m in chat_history if m["role"] != "system"])
+
     # -- requests -----------------------------------------------------------------------
     def _score(self, reqs: list[TokenRequest], progress: Any = None) -> list[tuple[float, bool]]:
         """Trie scorer, or plain forwards while a prompt-learning adapter is active (checked

@@ -2,6 +2,7 @@
 
 from harness.models._builtin import BUILTIN_DIRNAME, GGUF_NAME, builtin_base_dir
 from harness.models._cache import cache_root
+from harness.models._chat import chat_template_mismatch, trained_on_chat
 from harness.models._fingerprint import fingerprint_files, fingerprint_value, variant_fingerprint
 from harness.models._load import (
     LoadedBase,
@@ -19,26 +20,42 @@ from harness.models._validate import (
     read_safetensors_header,
     validate_adapter,
 )
+from harness.models._vocab import (
+    AdapterVocab,
+    adapter_tokenizer,
+    adapter_vocab,
+    embedding_rows,
+    needs_own_base,
+    prepare_base_for,
+)
 
 __all__ = [
     "BUILTIN_DIRNAME",
     "GGUF_NAME",
+    "AdapterVocab",
     "LoadedBase",
+    "adapter_tokenizer",
+    "adapter_vocab",
     "attach_adapter",
     "bnb_config",
     "builtin_base_dir",
     "cache_root",
+    "chat_template_mismatch",
     "check_adapter_integrity",
     "check_safetensors",
     "confine",
+    "embedding_rows",
     "fingerprint_files",
     "fingerprint_value",
     "load_base",
     "load_quantized_base",
+    "needs_own_base",
+    "prepare_base_for",
     "read_adapter_config",
     "read_safetensors_header",
     "resolve_base_dir",
     "torch_dtype",
+    "trained_on_chat",
     "validate_adapter",
     "variant_fingerprint",
 ]

@@ -16,6 +16,7 @@ from harness.models._validate import (
     read_adapter_json,
     validate_adapter,
 )
+from harness.models._vocab import prepare_base_for
 
 if TYPE_CHECKING:
     import torch
@@ -127,9 +128,21 @@ def _check_scorable_type(adapter_dir: Path, model: Any, cfg: dict[str, Any]) -> 
 
 
 def attach_adapter(
-    model: Any, adapter_dir: Path, name: str, *, base_fingerprint: str | None = None
+    model: Any,
+    adapter_dir: Path,
+    name: str,
+    *,
+    base_fingerprint: str | None = None,
+    base_tokenizer: Any | None = None,
+    notes: list[str] | None = None,
 ) -> Any:
     """Attach an adapter under ``name``; a PeftModel keeps several adapters on one base load.
+
+    An adapter with its own tokenizer or resized embeddings gets the base resized to its rows
+    first (``prepare_base_for``; only on a load no other adapter holds: ask
+    ``needs_own_base``), and what the report should say about it (the adapter's tokenizer,
+    the resize) is appended to ``notes``. On a ConfigError the base load may already be
+    resized: drop it.
 
     The adapter is validated first (``validate_adapter``: intact safetensors, a config the
     installed peft can read, targets and shapes that fit ``model``, and, when
@@ -140,6 +153,7 @@ def attach_adapter(
     from peft import PeftModel
 
     read_adapter_config(adapter_dir)
+    note = prepare_base_for(adapter_dir, model, base_tokenizer, name)
     cfg = validate_adapter(adapter_dir, model, base_fingerprint)
     _check_scorable_type(adapter_dir, model, cfg)
     try:
@@ -159,6 +173,8 @@ def attach_adapter(
             "adapter_model.safetensors; if they agree, the adapter was made for another base",
         ) from exc
     check_adapter_integrity(peft_model, adapter_dir, name)
+    if note and notes is not None:
+        notes.append(note)
     return peft_model
 
 

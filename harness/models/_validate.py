@@ -408,6 +408,7 @@ def check_adapter_integrity(peft_model: Any, adapter_dir: Path, name: str) -> No
             if layer_name in _PART_TYPE and holder is not None and name in holder:
                 built.setdefault(path, set()).add(layer_name)
     cfg_path = adapter_dir / "adapter_config.json"
+    _check_other_tensors(peft_model, adapter_dir, name, header)
     dropped = sorted(set(in_file) - set(built))
     if dropped:
         raise ConfigError(
@@ -432,4 +433,69 @@ def check_adapter_integrity(peft_model: Any, adapter_dir: Path, name: str) -> No
             f"e.g. {_listed(missing)}: they would keep their initial values",
             "re-save the complete adapter, or narrow target_modules to the modules the file "
             "holds tensors for",
+        )
+
+
+def _is_layer_tensor(key: str) -> bool:
+    return any(part in _PART_TYPE for part in key.split("."))
+
+
+def _check_other_tensors(
+    peft_model: Any, adapter_dir: Path, name: str, header: dict[str, Any]
+) -> None:
+    """The file's other tensors (``modules_to_save`` copies, trainable-token deltas, saved
+    embedding layers) against what peft holds for ``name`` after loading.
+
+    peft's own ``get_peft_model_state_dict`` says which tensors the attached adapter consists
+    of, with the names it saves them under: a file tensor it does not list was dropped (e.g.
+    ``modules_to_save`` edited out of the config), one it lists that the file lacks kept its
+    initial value (e.g. an ``embed_tokens`` copy never saved).
+    """
+    from peft import PeftModel
+    from peft.utils import get_peft_model_state_dict
+
+    if not isinstance(peft_model, PeftModel):
+        return
+    peft_type = str(getattr(peft_model.peft_config.get(name), "peft_type", ""))
+    if not peft_type.endswith(("LORA", "IA3")):
+        return
+    in_file = {k for k in header if k != "__metadata__" and not _is_layer_tensor(k)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        known = set(
+            get_peft_model_state_dict(peft_model, adapter_name=name, save_embedding_layers=True)
+        )
+    cfg_path = adapter_dir / "adapter_config.json"
+    dropped = sorted(in_file - known)
+    if dropped:
+        raise ConfigError(
+            cfg_path,
+            "modules_to_save",
+            f"adapter_model.safetensors holds {len(dropped)} tensors that peft did not load "
+            f"under this config, e.g. {_listed(dropped)}: they would be dropped and another "
+            "model than the trained one scored",
+            "restore modules_to_save / trainable_token_indices in adapter_config.json to what "
+            "the adapter was trained with",
+        )
+    # Only the adapter's own copies and deltas: saved base rows may be left out (save_embedding_
+    # layers=False), the base's own values are then the right ones.
+    # Trainable tokens of a tied head share the embedding's delta and are not saved.
+    tied = tuple(
+        f"{path}." for path, m in peft_model.named_modules() if getattr(m, "tied_adapter", None)
+    )
+    missing = sorted(
+        k
+        for k in known - in_file
+        if not _is_layer_tensor(k)
+        and ("modules_to_save" in k or "trainable_tokens" in k)
+        and not k.startswith(tied or ("\0",))
+    )
+    if missing:
+        raise ConfigError(
+            adapter_dir / "adapter_model.safetensors",
+            "adapter",
+            f"{len(missing)} tensors the config asks for (modules_to_save, trainable tokens) "
+            f"are not in the file, e.g. {_listed(missing)}: they would keep the base's values",
+            "re-save the complete adapter, or remove those modules from modules_to_save / "
+            "trainable_token_indices",
         )
