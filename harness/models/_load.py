@@ -164,7 +164,7 @@ def attach_adapter(
             peft_model = PeftModel.from_pretrained(
                 model, str(adapter_dir), adapter_name=name, is_trainable=False
             )
-    except (RuntimeError, ValueError, KeyError) as exc:
+    except (RuntimeError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise ConfigError(
             adapter_dir,
             "adapter",

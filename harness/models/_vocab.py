@@ -17,7 +17,11 @@ from typing import Any
 
 from harness.config import ConfigError
 from harness.config._errors import shorten
-from harness.config._preflight import ADAPTER_WEIGHTS, read_safetensors_header
+from harness.config._preflight import (
+    ADAPTER_WEIGHTS,
+    read_adapter_json,
+    read_safetensors_header,
+)
 
 __all__ = [
     "AdapterVocab",
@@ -29,8 +33,7 @@ __all__ = [
 ]
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
-# Tensor-name parts of an adapter's own parameters; any other tensor in the file is loaded by
-# peft into the base's own weights (saved embedding layers, ``original_module``, ``base_layer``).
+# Tensor-name parts of an adapter's own parameters (never the base's own weights).
 _OWN_PARTS = frozenset(
     {
         "lora_A",
@@ -123,7 +126,7 @@ def adapter_vocab(
         if key == "__metadata__" or not isinstance(info, dict):
             continue
         parts = key.removeprefix(_PREFIX).split(".")
-        if not _OWN_PARTS.intersection(parts) and not key.startswith("prompt_"):
+        if _writes_base(parts, embed_leaves | head_leaves):
             writes_base = True
         shape = info.get("shape") or []
         if len(shape) != 2 or "trainable_tokens_delta" in parts:
@@ -145,6 +148,16 @@ def adapter_vocab(
     return AdapterVocab(
         next(iter(rows)) if rows else None, writes_base, len(tok) if tok is not None else None
     )
+
+
+def _writes_base(parts: list[str], leaves: set[str] | frozenset[str]) -> bool:
+    """A tensor peft loads into the base's own weights: saved embedding layers
+    (``model.embed_tokens.weight``), a wrapper's ``original_module`` or ``base_layer``."""
+    if _OWN_PARTS.intersection(parts):
+        return False
+    if {"original_module", "base_layer"}.intersection(parts):
+        return True
+    return len(parts) >= 2 and parts[-2] in leaves and parts[-1] in ("weight", "bias")
 
 
 def _vocab_for(adapter_dir: Path, model: Any, tokenizer: Any | None = None) -> AdapterVocab:
@@ -207,6 +220,35 @@ def _resize(model: Any, rows: int) -> None:
         p.requires_grad_(False)
 
 
+def _check_token_indices(adapter_dir: Path, rows: int) -> None:
+    """``trainable_token_indices`` must name rows the (resized) embedding has: peft would
+    index past its end in the first forward."""
+    cfg_path, cfg = read_adapter_json(adapter_dir)
+    spec = cfg.get("trainable_token_indices")
+    lists = spec.values() if isinstance(spec, dict) else [spec] if spec else []
+    ids = [i for ids in lists if isinstance(ids, list) for i in ids if isinstance(i, int)]
+    if ids and max(ids) >= rows:
+        raise ConfigError(
+            cfg_path,
+            "trainable_token_indices",
+            f"token id {max(ids)} is past the embedding's {rows} rows (ids 0..{rows - 1})",
+            "restore trainable_token_indices as saved, and save the tokenizer with its added "
+            "tokens and the resized embeddings beside the adapter",
+        )
+
+
+def _same_tokenizer(tok: Any, base_tokenizer: Any | None) -> bool:
+    """Whether the adapter merely ships a copy of the base's tokenizer (trl saves one with
+    every checkpoint): same vocabulary, special tokens and chat template. Nothing to report."""
+    if base_tokenizer is None or len(tok) != len(base_tokenizer):
+        return False
+    return bool(
+        tok.get_vocab() == base_tokenizer.get_vocab()
+        and tok.all_special_tokens == base_tokenizer.all_special_tokens
+        and getattr(tok, "chat_template", None) == getattr(base_tokenizer, "chat_template", None)
+    )
+
+
 def prepare_base_for(
     adapter_dir: Path, model: Any, base_tokenizer: Any | None = None, name: str | None = None
 ) -> str | None:
@@ -242,8 +284,9 @@ def prepare_base_for(
             "another (its embeddings are no longer the base's)",
             "attach it to a fresh load of the base (harness.models.needs_own_base)",
         )
+    _check_token_indices(adapter_dir, target)
     notes: list[str] = []
-    if tok is not None:
+    if tok is not None and not _same_tokenizer(tok, base_tokenizer):
         base_len = len(base_tokenizer) if base_tokenizer is not None else rows
         added = len(tok) - base_len
         more = f", {added:+d} over the base's {base_len}" if added else ""

@@ -368,3 +368,49 @@ def test_modules_to_save_tensors_missing_from_the_file(
         attach_adapter(_fresh(tiny_model_dir), ad, "cand")
     assert "lm_head.modules_to_save" in err.value.problem
     assert str(err.value.file).endswith("adapter_model.safetensors")
+
+
+def test_a_copy_of_the_base_tokenizer_needs_no_note(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """trl saves the tokenizer with every checkpoint: a copy of the base's is nothing to report."""
+    from transformers import AutoTokenizer
+
+    base_tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    ad = _save(_fresh(tiny_model_dir), tmp_path / "a", base_tok)
+    base = _fresh(tiny_model_dir)
+    assert not needs_own_base(ad, base)
+    notes: list[str] = []
+    attach_adapter(base, ad, "cand", base_tokenizer=base_tok, notes=notes)
+    assert notes == []
+
+
+EDITS = [
+    ("trainable_tokens", "trainable_token_indices", [5, 9, 999], "trainable_token_indices"),
+    ("trainable_tokens", "trainable_token_indices", [5], "adapter"),
+    ("trainable_tokens", "trainable_token_indices", "5", "trainable_token_indices"),
+    ("layers", "layers_to_transform", [7], "adapter"),
+    ("layers", "layers_to_transform", [0], "target_modules"),
+    ("layers", "layers_to_transform", "x", "layers_to_transform"),
+    ("patterns", "rank_pattern", {}, "r"),
+    ("patterns", "rank_pattern", {"q_proj": "x"}, "rank_pattern"),
+    ("patterns", "alpha_pattern", [1], "alpha_pattern"),
+    ("dora", "use_dora", False, "use_dora"),
+]
+
+
+@pytest.mark.parametrize(("kind", "key", "value", "field"), EDITS)
+def test_edited_configs_are_refused_with_the_field(
+    kind: str, key: str, value: Any, field: str, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Every edit either fails to load or would load part of the adapter: a ConfigError
+    naming the field, never a traceback in scoring and never a silently partial load."""
+    import torch
+
+    ad = _save(_fresh(tiny_model_dir), tmp_path / "a", **LORA_KINDS[kind])
+    cfg = json.loads((ad / "adapter_config.json").read_text())
+    cfg[key] = value
+    (ad / "adapter_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError) as err:
+        model = attach_adapter(_fresh(tiny_model_dir), ad, "cand")
+        model(torch.tensor([[1, 2, 3]]))
+    assert err.value.field == field, str(err.value)
+    assert err.value.fix
