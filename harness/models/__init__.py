@@ -4,6 +4,7 @@ from harness.models._builtin import BUILTIN_DIRNAME, GGUF_NAME, builtin_base_dir
 from harness.models._cache import cache_root
 from harness.models._chat import chat_template_mismatch, trained_on_chat
 from harness.models._fingerprint import fingerprint_files, fingerprint_value, variant_fingerprint
+from harness.models._integrity import check_adapter_integrity
 from harness.models._load import (
     LoadedBase,
     attach_adapter,
@@ -14,7 +15,6 @@ from harness.models._load import (
 )
 from harness.models._quant import bnb_config, load_quantized_base
 from harness.models._validate import (
-    check_adapter_integrity,
     check_safetensors,
     confine,
     read_safetensors_header,

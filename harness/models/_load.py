@@ -10,8 +10,8 @@ from harness.config import BaseSpec, ConfigError
 from harness.config._errors import shorten
 from harness.models._builtin import builtin_base_dir
 from harness.models._fingerprint import fingerprint_files
+from harness.models._integrity import check_adapter_integrity
 from harness.models._validate import (
-    check_adapter_integrity,
     check_safetensors,
     read_adapter_json,
     validate_adapter,
