@@ -282,6 +282,73 @@ def check_targets_exist(
         )
 
 
+# --- types of the LoRA options that decide which tensors load where -----------------------------
+
+
+def _index(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _strings(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(t, str) for t in v)
+
+
+def _token_ids(v: Any) -> bool:
+    return isinstance(v, list) and all(map(_index, v))
+
+
+def _mapping_of(v: Any, ok: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(k, str) and ok(x) for k, x in v.items())
+
+
+# A wrong type here fails deep inside peft (TypeError, AttributeError) or, for an index past the
+# model, loads part of the adapter; checked before any model loads.
+LORA_FIELD_TYPES: dict[str, tuple[str, Any]] = {
+    "rank_pattern": (
+        "a mapping of module name patterns to positive integer ranks",
+        lambda v: v is None or _mapping_of(v, lambda r: _index(r) and r > 0),
+    ),
+    "alpha_pattern": (
+        "a mapping of module name patterns to numbers",
+        lambda v: v is None or _mapping_of(v, _number),
+    ),
+    "layers_to_transform": (
+        "a layer index, a list of layer indices or null",
+        lambda v: v is None or _index(v) or (isinstance(v, list) and all(map(_index, v))),
+    ),
+    "layers_pattern": (
+        "a module name, a list of module names or null",
+        lambda v: v is None or isinstance(v, str) or _strings(v),
+    ),
+    "modules_to_save": ("a list of module names or null", lambda v: v is None or _strings(v)),
+    "trainable_token_indices": (
+        "a list of token ids, a mapping of embedding module names to such lists, or null",
+        lambda v: (
+            v is None or _token_ids(v) or (isinstance(v, dict) and all(map(_token_ids, v.values())))
+        ),
+    ),
+}
+
+
+def check_lora_fields(cfg_path: Path, cfg: dict[str, Any]) -> None:
+    """rank/alpha patterns, layers_to_transform, modules_to_save, trainable_token_indices
+    of a LoRA config have the types peft expects (DoRA, rsLoRA and these options are accepted)."""
+    if cfg.get("peft_type") != "LORA":
+        return
+    for key, (want, ok) in LORA_FIELD_TYPES.items():
+        if key in cfg and not ok(cfg[key]):
+            raise ConfigError(
+                cfg_path,
+                key,
+                f"{key} is {shown(cfg[key])}; peft expects {want}",
+                "restore adapter_config.json as peft's save_pretrained wrote it",
+            )
+
+
 # Adapter tensor names as peft saves them (the adapter name is removed on save).
 _TENSOR = re.compile(
     r"base_model\.model\.(?P<module>.+)\."
@@ -304,6 +371,7 @@ def check_adapter_tensors(
     narrow targets further (layers_to_transform, exclude_modules, rank patterns) are left to
     the exact check at attach time.
     """
+    check_lora_fields(cfg_path, cfg)
     peft_type = cfg.get("peft_type")
     parts = _PARTS.get(peft_type) if isinstance(peft_type, str) else None
     if parts is None or any(

@@ -16,7 +16,12 @@ from typing import Any
 
 from harness.config import ConfigError
 from harness.config._errors import shorten
-from harness.config._preflight import _corrupt, read_adapter_json, read_safetensors_header
+from harness.config._preflight import (
+    LORA_FIELD_TYPES,
+    _corrupt,
+    read_adapter_json,
+    read_safetensors_header,
+)
 
 __all__ = [
     "HARNESS_ADAPTER_FILE",
@@ -101,26 +106,6 @@ def _skew_error(cfg_path: Path, field: str, problem: str, adapter_version: Any) 
     )
 
 
-def _index(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _strings(v: Any) -> bool:
-    return isinstance(v, list) and all(isinstance(t, str) for t in v)
-
-
-def _token_ids(v: Any) -> bool:
-    return isinstance(v, list) and all(map(_index, v))
-
-
-def _mapping_of(v: Any, ok: Any) -> bool:
-    return isinstance(v, dict) and all(isinstance(k, str) and ok(x) for k, x in v.items())
-
-
 # Fields whose type we check ourselves: peft accepts almost any value and fails much later.
 _FIELD_TYPES: dict[str, tuple[str, Any]] = {
     "r": ("a positive integer", lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0),
@@ -143,29 +128,7 @@ _FIELD_TYPES: dict[str, tuple[str, Any]] = {
     "use_dora": ("true or false", lambda v: isinstance(v, bool)),
     "use_rslora": ("true or false", lambda v: isinstance(v, bool)),
     "fan_in_fan_out": ("true or false", lambda v: isinstance(v, bool)),
-    "rank_pattern": (
-        "a mapping of module name patterns to positive integer ranks",
-        lambda v: v is None or _mapping_of(v, lambda r: _index(r) and r > 0),
-    ),
-    "alpha_pattern": (
-        "a mapping of module name patterns to numbers",
-        lambda v: v is None or _mapping_of(v, _number),
-    ),
-    "layers_to_transform": (
-        "a layer index, a list of layer indices or null",
-        lambda v: v is None or _index(v) or (isinstance(v, list) and all(map(_index, v))),
-    ),
-    "layers_pattern": (
-        "a module name, a list of module names or null",
-        lambda v: v is None or isinstance(v, str) or _strings(v),
-    ),
-    "modules_to_save": ("a list of module names or null", lambda v: v is None or _strings(v)),
-    "trainable_token_indices": (
-        "a list of token ids, a mapping of embedding module names to such lists, or null",
-        lambda v: (
-            v is None or _token_ids(v) or (isinstance(v, dict) and all(map(_token_ids, v.values())))
-        ),
-    ),
+    **LORA_FIELD_TYPES,
 }
 
 

@@ -414,3 +414,26 @@ def test_edited_configs_are_refused_with_the_field(
         model(torch.tensor([[1, 2, 3]]))
     assert err.value.field == field, str(err.value)
     assert err.value.fix
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("rank_pattern", {"q_proj": "x"}),
+        ("alpha_pattern", [1]),
+        ("layers_to_transform", "x"),
+        ("modules_to_save", "embed_tokens"),
+        ("trainable_token_indices", {"embed_tokens": [1, -2]}),
+    ],
+)
+def test_preflight_refuses_mistyped_lora_options(key: str, value: Any, tmp_path: Path) -> None:
+    """harness validate finds them in milliseconds, before any model loads."""
+    from harness.config._preflight import check_adapter_tensors, llama_module_names
+
+    names = llama_module_names({"model_type": "llama", "num_hidden_layers": 2})
+    assert names is not None
+    cfg = {"peft_type": "LORA", "target_modules": ["q_proj"], key: value}
+    cfg_path = tmp_path / "adapter_config.json"
+    with pytest.raises(ConfigError) as err:
+        check_adapter_tensors(cfg_path, cfg, tmp_path / "adapter_model.safetensors", {}, names)
+    assert err.value.field == key and "restore adapter_config.json" in err.value.fix
