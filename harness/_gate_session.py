@@ -44,16 +44,12 @@ class GateSession:
 
     @property
     def baseline_name(self) -> str:
-        for v in self.result.summary["variants"]:
-            if v.get("role") == "baseline":
-                return str(v["name"])
-        return "base"
+        found = next((v for v in self.result.gate_summary.variants if v.role == "baseline"), None)
+        return found.name if found is not None else "base"
 
     def suite_path(self, suite: str) -> Path | None:
-        for s in self.result.summary["suites"]:
-            if s["name"] == suite:
-                return Path(s["path"])
-        return None
+        found = self.result.gate_summary.suite(suite)
+        return Path(found.path) if found is not None and found.path is not None else None
 
     def results(self) -> dict[str, VariantResults]:
         """variant -> suite -> per-item results, for every variant of the run (baseline too)."""
@@ -86,35 +82,30 @@ def start(path: Path, *, retrain: bool = False, console: Console | None = None) 
 def per_item_results(exp: Experiment, result: GateRunResult) -> dict[str, VariantResults]:
     """The per-item results a gate run decided on: from the run itself, else from the store.
 
-    The store lookup rebuilds each result key from the fingerprints the summary records, so
-    it returns exactly the items the checks were computed from (or fails loudly).
+    The store lookup rebuilds each result key (``harness._gate.keys.result_key``, as the
+    pipeline does) from the fingerprints the summary records, so it returns exactly the items
+    the checks were computed from (or fails loudly).
     """
     direct: dict[str, VariantResults] | None = getattr(result, "results", None)
     if direct:
         return direct
 
-    import harness
-    from harness.models import fingerprint_value
-    from harness.pipeline import _scoring_key, store_path
-    from harness.store import ResultKey, ResultStore
+    from harness._gate.keys import result_key, store_path
+    from harness.store import ResultStore
 
-    settings_fp = fingerprint_value(_scoring_key(exp))
     store = ResultStore(store_path())
     out: dict[str, VariantResults] = {}
-    for v in result.summary["variants"]:
+    for v in result.gate_summary.variants:
         per_suite: VariantResults = {}
-        for s in result.summary["suites"]:
-            key = ResultKey(
-                v["fingerprint"], s["fingerprint"], settings_fp, harness.SCORING_VERSION
-            )
-            items = store.get(key)
+        for s in result.gate_summary.suites:
+            items = store.get(result_key(exp.scoring, str(v.fingerprint), s.fingerprint))
             if items is None:
                 raise LookupError(
-                    f"per-item results of {v['name']}/{s['name']} are no longer in the result "
+                    f"per-item results of {v.name}/{s.name} are no longer in the result "
                     f"store {store_path()}; run the gate again"
                 )
-            per_suite[s["name"]] = items
-        out[str(v["name"])] = per_suite
+            per_suite[s.name] = items
+        out[v.name] = per_suite
     return out
 
 
@@ -144,13 +135,12 @@ def check_properties(check: Check) -> list[tuple[str, Any]]:
 
 
 def describe_failure(check: Check, alpha: float | None = None) -> str:
-    """The assertion message of a failed check: every number a reviewer needs, then why."""
-    if check.kind == "improves":
-        rule = f"needs CI low > +{check.margin:.4f} (required gain)"
-    elif check.kind == "no_forgetting":
-        rule = f"needs CI low > -{check.margin:.4f} (allowed drop)"
-    else:
-        rule = f"margin {check.margin:.4f}"
+    """The assertion message of a failed check: every number a reviewer needs, then why
+    (the rule quoted is the one its kind declares in the kind registry)."""
+    from harness.gates import find_check_kind
+
+    kind = find_check_kind(check.kind)
+    rule = kind.failure_rule(check.margin) if kind else f"margin {check.margin:.4f}"
     level = f"{1 - 2 * alpha:.0%} " if alpha is not None else ""
     lines = [
         f"check {check.name} failed ({check.kind}, metric {check.metric})",
@@ -217,10 +207,8 @@ def summary_lines(
             f"{g.result.outcome.verdict})"
         )
         lines.append(f"        {run_dir / 'report.md'}")
-        lines.append(
-            f"mlflow: run {g.result.summary['mlflow_run_id']} in "
-            f"{g.result.summary['mlflow_tracking_uri']}"
-        )
+        summary = g.result.gate_summary
+        lines.append(f"mlflow: run {summary.mlflow_run_id} in {summary.mlflow_tracking_uri}")
     return lines
 
 

@@ -274,7 +274,9 @@ def _gate(request: pytest.FixtureRequest) -> GateSession:
 
 @pytest.fixture(scope="session")
 def harness_gate(request: pytest.FixtureRequest) -> GateRunResult:
-    """The gate run of the session's experiment: ``.summary``, ``.outcome``, ``.run_dir``."""
+    """The gate run of the session's experiment: ``.summary`` (the summary.json dict),
+    ``.gate_summary`` (the same, typed: ``harness.report.GateSummary``), ``.outcome``,
+    ``.run_dir``."""
     return _gate(request).result
 
 

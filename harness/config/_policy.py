@@ -15,6 +15,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MarginName = Literal["min_gain", "forgetting_margin", "capability_margin", "quantization_margin"]
+"""The margins a suite may override (``gate.suites.<suite>``)."""
+PolicyMargin = MarginName | Literal["merge_tolerance"]
+"""Every policy field a check kind may take its margin from (harness.gates' kind registry)."""
 
 
 class SuiteMargins(BaseModel):
@@ -77,10 +80,10 @@ class GatePolicy(BaseModel):
     bootstrap_resamples: int = Field(10_000, ge=1_000, le=1_000_000)
     seed: int = 0
 
-    def margin(self, name: MarginName, suite: str) -> float:
+    def margin(self, name: PolicyMargin, suite: str) -> float:
         """The margin ``name`` for ``suite``: its own override, else the policy's."""
         own = self.suites.get(suite)
-        value = getattr(own, name) if own is not None else None
+        value = getattr(own, name, None) if own is not None else None
         return float(getattr(self, name) if value is None else value)
 
     @field_validator("alpha")

@@ -8,13 +8,15 @@ so a small or noisy suite fails to prove a gain rather than passing by luck.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 
 from harness.config import GatePolicy, ItemResult, SuiteSpec
+from harness.gates._check import Check, check_name
+from harness.gates._registry import CheckKind, check_kind
 from harness.stats import (
+    Direction,
     bootstrap_p_value,
     gate_detectable_effect,
     holm,
@@ -23,34 +25,7 @@ from harness.stats import (
     paired_sd,
 )
 
-
-@dataclass(frozen=True)
-class Check:
-    """One gate assertion with its evidence; serialised as-is into summary.json."""
-
-    name: str
-    kind: str
-    variant: str
-    suite: str
-    capability: str | None
-    metric: str
-    baseline: float
-    candidate: float
-    delta: float
-    ci: tuple[float, float]
-    margin: float
-    passed: bool
-    reason: str
-    n: int
-    mde: float | None
-    p_value: float | None = None
-    p_adjusted: float | None = None
-    mcnemar: dict[str, float] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["ci"] = list(self.ci)
-        return d
+__all__ = ["Check", "PairingError", "apply_holm", "paired_arrays", "paired_check"]
 
 
 class PairingError(ValueError):
@@ -69,7 +44,9 @@ def paired_arrays(
     return np.array([b[i] for i in ids], float), np.array([c[i] for i in ids], float)
 
 
-def _mde(bv: np.ndarray, cv: np.ndarray, alpha: float, margin: float, kind: str) -> float | None:
+def _mde(
+    bv: np.ndarray, cv: np.ndarray, alpha: float, margin: float, direction: Direction
+) -> float | None:
     """The true effect this check resolves with power 0.8 (see gate_detectable_effect)."""
     n = len(bv)
     if n < 2:
@@ -79,12 +56,14 @@ def _mde(bv: np.ndarray, cv: np.ndarray, alpha: float, margin: float, kind: str)
         # No item changed: plan with the baseline's own spread instead of claiming MDE 0.
         p = float(np.mean(bv))
         sd = math.sqrt(max(p * (1 - p), 1e-12)) * math.sqrt(2)
-    return float(gate_detectable_effect(n, sd_diff=sd, margin=margin, kind=kind, alpha=alpha))
+    return float(
+        gate_detectable_effect(n, sd_diff=sd, margin=margin, direction=direction, alpha=alpha)
+    )
 
 
 def paired_check(
     *,
-    kind: str,
+    kind: str | CheckKind,
     variant: str,
     suite: SuiteSpec,
     capability: str | None,
@@ -94,10 +73,19 @@ def paired_check(
     margin: float,
     reference: str | None = None,
 ) -> Check:
-    """Build one check. ``improves`` needs low > margin; ``no_forgetting`` needs low > -margin."""
+    """Build one check of a kind decided by a confidence bound (its registered direction).
+
+    ``gain`` kinds (``improves``) need the lower bound above +margin; ``no_drop`` kinds
+    (``no_forgetting``, ``quantization_gap``) need it above -margin.
+    """
+    spec = kind if isinstance(kind, CheckKind) else check_kind(kind)
+    direction = spec.direction
+    if direction is None:
+        raise ValueError(f"check kind {spec.name!r} has no direction: not a confidence-bound check")
+    threshold = margin if direction == "gain" else -margin
     metric = suite.metric
     where = f"{suite.name}/{capability}" if capability else suite.name
-    name = f"{variant}::{where}::{kind}"
+    name = check_name(variant, where, spec.name)
     bv, cv = paired_arrays(base, cand, metric)
     n = len(bv)
     nan = math.nan
@@ -105,7 +93,7 @@ def paired_check(
     def undecidable(reason: str) -> Check:
         return Check(
             name,
-            kind,
+            spec.name,
             variant,
             suite.name,
             capability,
@@ -138,15 +126,14 @@ def paired_check(
         resamples=policy.bootstrap_resamples,
         seed=policy.seed,
     )
-    mde = _mde(bv, cv, policy.alpha, margin, kind)
-    if kind == "improves":
-        passed = est.low > margin
+    mde = _mde(bv, cv, policy.alpha, margin, direction)
+    passed = bool(est.low > threshold)
+    if direction == "gain":
         reason = (
             f"gain {est.delta:+.3f}, lower bound {est.low:+.3f} "
             f"{'>' if passed else '<='} required gain {margin:+.3f}"
         )
     else:
-        passed = est.low > -margin
         reason = (
             f"change {est.delta:+.3f}, lower bound {est.low:+.3f} "
             f"{'>' if passed else '<='} allowed drop {-margin:+.3f}"
@@ -155,7 +142,6 @@ def paired_check(
         reason += f" ({metric}: lower is better, so gain = baseline - candidate)"
     if reference is not None:
         reason = f"vs {reference}: {reason}"
-    threshold = margin if kind == "improves" else -margin
     p_value = bootstrap_p_value(
         sign * bv,
         sign * cv,
@@ -169,7 +155,7 @@ def paired_check(
         mcnemar = {"b": float(mc.b), "c": float(mc.c), "p_value": mc.p_value}
     return Check(
         name,
-        kind,
+        spec.name,
         variant,
         suite.name,
         capability,
@@ -202,7 +188,7 @@ def apply_holm(checks: list[Check], alpha: float) -> list[Check]:
     out = list(checks)
     for i, adj, rejected in zip(idx, result.adjusted, result.rejected, strict=True):
         c = checks[i]
-        passed = c.passed and rejected
+        passed = bool(c.passed and rejected)
         reason = c.reason
         if c.passed and not rejected:
             reason += f"; but Holm-adjusted p={adj:.3g} > alpha {alpha:g} across {len(idx)} checks"

@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 
 from harness.config import ItemResult
-from harness.gates._checks import Check
+from harness.gates._check import Check, check_name
+from harness.gates._registry import CheckKind
 
 
-def merge_equivalence_check(
+def merge_check(
+    kind: CheckKind,
     variant: str,
     suite: str,
     unmerged: list[ItemResult],
@@ -41,8 +43,8 @@ def merge_equivalence_check(
         f"(allowed disagreement {tolerance:.1%}); largest log-likelihood drift {drift:.3g}"
     )
     return Check(
-        name=f"{variant}::{suite}::merge_equivalence",
-        kind="merge_equivalence",
+        name=check_name(variant, suite, kind.name),
+        kind=kind.name,
         variant=variant,
         suite=suite,
         capability=None,

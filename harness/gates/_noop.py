@@ -8,9 +8,11 @@ than scores catches it even when accuracy happens to match.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from harness.config import ItemResult
-from harness.gates._checks import Check
+from harness.gates._check import Check, check_name
+from harness.gates._registry import CheckKind
 
 # bf16 scoring of identical weights is bit-exact here; a real adapter moves log-likelihoods by
 # orders of magnitude more than this.
@@ -27,10 +29,11 @@ def _changed(a: ItemResult, b: ItemResult) -> bool:
     return a.prediction != b.prediction or a.scores != b.scores
 
 
-def not_a_noop_check(
+def noop_check(
+    kind: CheckKind,
     variant: str,
-    baseline: dict[str, list[ItemResult]],
-    candidate: dict[str, list[ItemResult]],
+    baseline: Mapping[str, list[ItemResult]],
+    candidate: Mapping[str, list[ItemResult]],
 ) -> Check:
     """Pass when at least one item's output differs from the baseline's."""
     total = changed = 0
@@ -51,8 +54,8 @@ def not_a_noop_check(
         "apply (check target_modules, the adapter path, and that it is active)"
     )
     return Check(
-        name=f"{variant}::all::not_a_noop",
-        kind="not_a_noop",
+        name=check_name(variant, "all", kind.name),
+        kind=kind.name,
         variant=variant,
         suite="all",
         capability=None,

@@ -1,17 +1,19 @@
-"""From per-item results to the list of checks and the GO / NO-GO verdict."""
+"""From per-item results to the list of checks and the GO / NO-GO verdict.
+
+Which checks exist is the kind registry's business (:mod:`harness.gates._registry`): this module
+calls every registered kind for every subject of its scope, Holm-corrects the run, and turns
+the failures into the verdict's reasons.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from harness.config import GatePolicy, ItemResult, SuiteSpec
-from harness.gates._checks import Check, apply_holm, paired_check
-from harness.gates._noop import not_a_noop_check
-
-FORGETTING_REMEDIES = (
-    "lower the LoRA rank, lower the learning rate, train fewer epochs, "
-    "or mix 10-20% general-purpose data into the training set"
-)
+from harness.gates._check import Check
+from harness.gates._checks import apply_holm
+from harness.gates._registry import CheckKind, Evidence, Subject, check_kinds, priority_of
 
 
 @dataclass(frozen=True)
@@ -21,12 +23,39 @@ class GateOutcome:
     reasons: list[str] = field(default_factory=list)
 
 
-def _by_capability(items: list[ItemResult]) -> dict[str, list[ItemResult]]:
-    out: dict[str, list[ItemResult]] = {}
-    for it in items:
-        if it.capability:
-            out.setdefault(it.capability, []).append(it)
-    return out
+def evaluate(ev: Evidence) -> list[Check]:
+    """Every check of a gate run, in a fixed order, Holm-corrected across the run.
+
+    Order: per-variant kinds for every variant; then per candidate its ``candidate`` kinds
+    and, suite by suite, its ``candidate_suite`` kinds; then every (variant, reference) pair
+    suite by suite; then every merged candidate suite by suite. Within a scope kinds run in
+    registry order (priority first).
+    """
+    checks: list[Check] = []
+
+    def run(kind: CheckKind, subject: Subject) -> None:
+        checks.extend(kind.decide(kind, subject, ev))
+
+    for variant in ev.results:
+        for kind in check_kinds("variant"):
+            run(kind, Subject(variant))
+    per_candidate = check_kinds("candidate")
+    per_suite = check_kinds("candidate_suite")
+    for variant in ev.candidates:
+        for kind in per_candidate:
+            run(kind, Subject(variant, ev.baseline))
+        for suite in ev.suites:
+            for kind in per_suite:
+                run(kind, Subject(variant, ev.baseline, suite))
+    for variant, reference in ev.pairs:
+        for suite in ev.suites:
+            for kind in check_kinds("pair"):
+                run(kind, Subject(variant, reference, suite))
+    for variant in ev.merged:
+        for suite in ev.suites:
+            for kind in check_kinds("merged"):
+                run(kind, Subject(variant, variant, suite))
+    return apply_holm(checks, ev.policy.alpha)
 
 
 def build_checks(
@@ -35,94 +64,43 @@ def build_checks(
     baseline: dict[str, list[ItemResult]],
     candidates: dict[str, dict[str, list[ItemResult]]],
     quantization_pairs: list[tuple[str, str]] | None = None,
+    merged: Mapping[str, dict[str, list[ItemResult]]] | None = None,
 ) -> list[Check]:
-    """All checks of a gate run.
+    """All checks of a gate run (:func:`evaluate` on results given variant by variant).
 
-    Task suites must improve; general suites, overall and per capability, must not drop;
-    every candidate must change something (``not_a_noop``, unless the policy waives it); each
-    (quantised variant, reference) pair must stay within the quantisation margin on every
-    suite. ``candidates`` may also hold quantised bases (e.g. ``base-nf4``): they get only
-    their quantization_gap checks.
+    ``candidates`` may also hold quantised bases (e.g. ``base-nf4``, paired with ``base``):
+    they get only their pair checks (``quantization_gap``).
     """
     pairs = quantization_pairs or []
     quantised_bases = {v for v, ref in pairs if ref == "base" and v.startswith("base-")}
-    checks: list[Check] = []
-    for variant, results in candidates.items():
-        if variant in quantised_bases:
-            continue
-        if policy.require_change:
-            checks.append(not_a_noop_check(variant, baseline, results))
-        for suite in suites:
-            base, cand = baseline[suite.name], results[suite.name]
-            if suite.kind == "task":
-                checks.append(
-                    paired_check(
-                        kind="improves",
-                        variant=variant,
-                        suite=suite,
-                        capability=None,
-                        base=base,
-                        cand=cand,
-                        policy=policy,
-                        margin=policy.margin("min_gain", suite.name),
-                    )
-                )
-                continue
-            checks.append(
-                paired_check(
-                    kind="no_forgetting",
-                    variant=variant,
-                    suite=suite,
-                    capability=None,
-                    base=base,
-                    cand=cand,
-                    policy=policy,
-                    margin=policy.margin("forgetting_margin", suite.name),
-                )
-            )
-            base_caps, cand_caps = _by_capability(base), _by_capability(cand)
-            if len(base_caps) > 1:
-                for cap in sorted(base_caps):
-                    checks.append(
-                        paired_check(
-                            kind="no_forgetting",
-                            variant=variant,
-                            suite=suite,
-                            capability=cap,
-                            base=base_caps[cap],
-                            cand=cand_caps.get(cap, []),
-                            policy=policy,
-                            margin=policy.margin("capability_margin", suite.name),
-                        )
-                    )
-    everything = {"base": baseline, **candidates}
-    for variant, reference in pairs:
-        for suite in suites:
-            checks.append(
-                paired_check(
-                    kind="quantization_gap",
-                    variant=variant,
-                    suite=suite,
-                    capability=None,
-                    base=everything[reference][suite.name],
-                    cand=everything[variant][suite.name],
-                    policy=policy,
-                    margin=policy.margin("quantization_margin", suite.name),
-                    reference=reference,
-                )
-            )
-    return apply_holm(checks, policy.alpha)
+    return evaluate(
+        Evidence(
+            policy=policy,
+            suites=suites,
+            results={"base": baseline, **candidates},
+            candidates=[v for v in candidates if v not in quantised_bases],
+            pairs=pairs,
+            merged=merged or {},
+        )
+    )
 
 
 def decide(checks: list[Check]) -> GateOutcome:
-    """GO only if every check passed; the reasons name each failure and what to try."""
-    failed = [c for c in checks if not c.passed]
+    """GO only if every check passed; the reasons name each failure and what to try.
+
+    Failures are listed by their kind's priority (a kind decided first ranks first), then in
+    check order; then each failing kind's remedy, if it has one.
+    """
+    failed = sorted((c for c in checks if not c.passed), key=lambda c: priority_of(c.kind))
     if not checks:
         return GateOutcome("NO-GO", checks, ["no checks were run"])
     if not failed:
         return GateOutcome("GO", checks, [f"all {len(checks)} checks passed"])
     reasons = [f"{c.name}: {c.reason}" for c in failed]
-    if any(c.kind == "no_forgetting" for c in failed):
-        dropped = [c.capability or c.suite for c in failed if c.kind == "no_forgetting"]
-        reasons.append(f"forgetting in {', '.join(dropped)}: try to {FORGETTING_REMEDIES}")
+    for kind in check_kinds():
+        mine = [c for c in failed if c.kind == kind.name]
+        if mine and kind.remedy:
+            reasons.append(
+                kind.remedy.format(where=", ".join(c.capability or c.suite for c in mine))
+            )
     return GateOutcome("NO-GO", checks, reasons)

@@ -21,7 +21,6 @@ BINARY_METRICS = frozenset({"acc", "acc_norm", "exact_match", "em", "accuracy"})
 """Metrics whose per-item score is 0/1, so a score interval follows from the mean and n
 alone (Wilson). For others the summary holds no per-item spread, and none is shown."""
 
-_DECIDING_KINDS = ("improves", "no_forgetting")
 _REFERENCE = re.compile(r"^vs (\S+):")
 
 
@@ -85,16 +84,16 @@ class CandidateSummary:
 
     @property
     def forgetting_checks(self) -> tuple[CheckView, ...]:
-        return tuple(c for c in self.checks if c.kind == "no_forgetting")
+        return tuple(c for c in self.checks if c.is_forgetting)
 
     @property
     def forgotten(self) -> tuple[str, ...]:
-        """Where a no_forgetting check failed: capability names, or the suite."""
+        """Where a forgetting check failed: capability names, or the suite."""
         return tuple(c.capability or c.suite for c in self.forgetting_checks if not c.passed)
 
     @property
     def quantization_gaps(self) -> tuple[CheckView, ...]:
-        return tuple(c for c in self.checks if c.kind == "quantization_gap")
+        return tuple(c for c in self.checks if c.is_quantization_gap)
 
     @property
     def adapter_size_mb(self) -> float | None:
@@ -103,7 +102,7 @@ class CandidateSummary:
 
 
 def gap_reference(check: CheckView) -> str | None:
-    """The variant a quantization_gap check compared against (named in its reason)."""
+    """The variant a quantisation-gap check compared against (named in its reason)."""
     match = _REFERENCE.match(check.reason)
     return match.group(1) if match else None
 
@@ -121,11 +120,12 @@ class ComparisonView:
 
 
 def _find(checks: tuple[CheckView, ...], suite: str, capability: str | None) -> CheckView | None:
+    """The check whose delta is the variant's change vs the baseline on this row."""
     return next(
         (
             c
             for c in checks
-            if c.suite == suite and c.capability == capability and c.kind in _DECIDING_KINDS
+            if c.suite == suite and c.capability == capability and "delta" in c.shown_as
         ),
         None,
     )

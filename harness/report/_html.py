@@ -117,8 +117,7 @@ def _delta_figure(view: ReportView, cmp: ComparisonView) -> Markup | None:
         for gap in c.quantization_gaps:
             ref = gap_reference(gap) or "reference"
             mark = IntervalMark(c.name, c.color, gap.delta, gap.ci_low, gap.ci_high, gap.passed)
-            threshold = -gap.margin if gap.margin is not None else None
-            rows.append(IntervalRow(f"{gap.suite}: {c.name} − {ref}", [mark], threshold))
+            rows.append(IntervalRow(f"{gap.suite}: {c.name} − {ref}", [mark], gap.required_bound))
     if not rows:
         return None
     base = view.baseline or "baseline"

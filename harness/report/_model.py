@@ -1,9 +1,9 @@
-"""A typed, NaN-free view of a gate summary that every renderer reads.
+"""A NaN-free view of a gate summary that every renderer reads.
 
-The summary dict is produced by the gate and may grow new keys, new check kinds or
-NaN values. Interpreting it once here (which variant is the baseline, what counts as a
-capability drop, which numbers are missing) keeps the Markdown and HTML reports from
-disagreeing, and keeps the renderers themselves free of defensive ``.get`` chains.
+The summary arrives as a :class:`~harness.report._summary.GateSummary` (the typed
+summary.json), or as a stored dict read through it. Interpreting it once here (which variant
+is the baseline, what counts as a capability drop, which numbers are missing, how each check
+kind is shown) keeps the Markdown, HTML and JUnit outputs from disagreeing.
 """
 
 from __future__ import annotations
@@ -13,10 +13,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.report._format import ci_bounds, to_float
+from harness.report._format import to_float
 from harness.report._samples import SuiteSamplesView, build_samples
+from harness.report._summary import (
+    CheckKindInfo,
+    CheckRecord,
+    GateSummary,
+    SummaryInput,
+    TrainingRecord,
+    as_summary,
+)
 
-Summary = Mapping[str, Any]
+Summary = SummaryInput
 
 # Display order for well-known keys; others follow alphabetically. A fixed order makes a
 # report rendered from the live dict identical to one re-rendered from summary.json,
@@ -45,12 +53,6 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _records(value: object) -> list[Mapping[str, Any]]:
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return [item for item in value if isinstance(item, Mapping)]
-    return []
-
-
 def _opt_str(value: object) -> str | None:
     return None if value is None else str(value)
 
@@ -75,6 +77,9 @@ class CheckView:
     reason: str
     n: float | None
     mde: float | None
+    # How its kind is decided and shown (summary.json's check_kinds).
+    direction: str | None = None
+    shown_as: frozenset[str] = frozenset()
 
     @property
     def classname(self) -> str:
@@ -82,19 +87,26 @@ class CheckView:
         return f"{self.variant}.{self.suite}"
 
     @property
-    def threshold(self) -> float | None:
-        """Where the CI bound must land, on the delta axis, for the known check kinds.
-
-        ``improves`` needs the lower bound above +margin; ``no_forgetting`` needs it
-        above -margin. Other kinds may define margin differently, so no line is drawn.
-        """
-        if self.margin is None:
+    def required_bound(self) -> float | None:
+        """Where the CI's lower bound must land for the check to pass, on the delta axis:
+        +margin for a ``gain`` kind, -margin for a ``no_drop`` kind, None otherwise."""
+        if self.margin is None or self.direction is None:
             return None
-        if self.kind == "improves":
-            return self.margin
-        if self.kind == "no_forgetting":
-            return -self.margin
-        return None
+        return self.margin if self.direction == "gain" else -self.margin
+
+    @property
+    def threshold(self) -> float | None:
+        """The threshold line drawn with the check's delta vs the baseline: only for kinds
+        whose delta is a change vs the baseline (``shown_as`` ``delta``)."""
+        return self.required_bound if "delta" in self.shown_as else None
+
+    @property
+    def is_forgetting(self) -> bool:
+        return "forgetting" in self.shown_as
+
+    @property
+    def is_quantization_gap(self) -> bool:
+        return "quantization_gap" in self.shown_as
 
     @property
     def ci_domain(self) -> tuple[float, float]:
@@ -244,25 +256,26 @@ class ReportView:
         return tuple(s for s in self.suites if s.capabilities)
 
 
-def _check(raw: Mapping[str, Any]) -> CheckView:
-    low, high = ci_bounds(raw.get("ci"))
+def _check(c: CheckRecord, info: CheckKindInfo) -> CheckView:
     return CheckView(
-        name=str(raw.get("name", "")),
-        kind=str(raw.get("kind", "")),
-        variant=str(raw.get("variant", "")),
-        suite=str(raw.get("suite", "")),
-        capability=_opt_str(raw.get("capability")),
-        metric=str(raw.get("metric", "")),
-        baseline=to_float(raw.get("baseline")),
-        candidate=to_float(raw.get("candidate")),
-        delta=to_float(raw.get("delta")),
-        ci_low=low,
-        ci_high=high,
-        margin=to_float(raw.get("margin")),
-        passed=raw.get("passed") is True,
-        reason=str(raw.get("reason") or ""),
-        n=to_float(raw.get("n")),
-        mde=to_float(raw.get("mde")),
+        name=c.name,
+        kind=c.kind,
+        variant=c.variant,
+        suite=c.suite,
+        capability=c.capability,
+        metric=c.metric,
+        baseline=to_float(c.baseline),
+        candidate=to_float(c.candidate),
+        delta=to_float(c.delta),
+        ci_low=to_float(c.ci[0]),
+        ci_high=to_float(c.ci[1]),
+        margin=to_float(c.margin),
+        passed=c.passed,
+        reason=c.reason,
+        n=to_float(c.n),
+        mde=to_float(c.mde),
+        direction=info.direction,
+        shown_as=frozenset(info.shown_as),
     )
 
 
@@ -290,145 +303,109 @@ def _cells(
     return tuple(cells)
 
 
-def _loss_curve(value: object) -> tuple[tuple[float, float], ...]:
-    points = []
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        for point in value:
-            if (
-                isinstance(point, Sequence)
-                and not isinstance(point, (str, bytes))
-                and len(point) == 2
-            ):
-                step, loss = to_float(point[0]), to_float(point[1])
-                if step is not None and loss is not None:
-                    points.append((step, loss))
-    return tuple(points)
+def _curve(points: list[tuple[float | None, float | None]]) -> tuple[tuple[float, float], ...]:
+    out = []
+    for step, loss in points:
+        x, y = to_float(step), to_float(loss)
+        if x is not None and y is not None:
+            out.append((x, y))
+    return tuple(out)
+
+
+def _training(name: str, t: TrainingRecord) -> TrainingView:
+    return TrainingView(
+        variant=name,
+        recipe=t.recipe,
+        train_seconds=to_float(t.train_seconds),
+        steps=to_float(t.steps),
+        final_loss=to_float(t.final_loss),
+        trainable_params=to_float(t.trainable_params),
+        trainable_pct=to_float(t.trainable_pct),
+        loss_curve=_curve(t.loss_curve),
+        tokens_per_second=to_float(t.tokens_per_second),
+        peak_memory_mb=to_float(t.peak_memory_mb),
+        adapter_size_bytes=to_float(t.adapter_size_bytes),
+        val_loss_curve=_curve(t.val_loss_curve),
+        memory_estimate_mb=tuple(
+            (k, f)
+            for k, v in _ordered_items(t.memory_estimate_mb, ("full", "lora", "qlora"))
+            if (f := to_float(v)) is not None
+        ),
+        n_examples=to_float(t.n_examples),
+    )
 
 
 def build_view(summary: Summary) -> ReportView:
-    """Normalise a summary dict into a :class:`ReportView`.
+    """Normalise a summary (a :class:`GateSummary`, or a stored dict) into a view.
 
-    Tolerates missing optional keys and unknown extra keys, so an older or newer gate
-    still produces a readable report instead of a crash at the very last step.
+    A stored dict is read leniently (``GateSummary.read``), so a summary from an older or
+    newer gate still produces a readable report instead of a crash at the very last step.
     """
-    raw_variants = _records(summary.get("variants"))
+    s: GateSummary = as_summary(summary)
     variants = tuple(
-        VariantView(
-            name=str(v.get("name", "")),
-            role=str(v.get("role", "")),
-            fingerprint=_opt_str(v.get("fingerprint")),
-            adapter=_opt_str(v.get("adapter")),
-            quantization=_opt_str(v.get("quantization")),
-            dtype=_opt_str(v.get("dtype")),
-        )
-        for v in raw_variants
+        VariantView(v.name, v.role, v.fingerprint, v.adapter, v.quantization, v.dtype)
+        for v in s.variants
     )
     order = [v.name for v in variants]
-    baseline = next((v.name for v in variants if v.role == "baseline"), None)
-    if baseline is None and order:
-        baseline = order[0]
-
-    checks = tuple(_check(c) for c in _records(summary.get("checks")))
+    baseline = s.baseline
+    checks = tuple(_check(c, s.kind_info(c.kind)) for c in s.checks)
 
     suites = []
-    for raw in _records(summary.get("suites")):
-        name = str(raw.get("name", ""))
-        scores = _mapping(raw.get("scores"))
-        raw_caps = _mapping(raw.get("capabilities"))
-        cap_names = _present(order, *(_mapping(c) for c in raw_caps.values()))
+    for raw in s.suites:
+        cap_names = _present(order, *raw.capabilities.values())
         capabilities = []
-        for cap_name, cap_scores in sorted(raw_caps.items(), key=lambda kv: str(kv[0])):
+        for cap_name, cap_scores in sorted(raw.capabilities.items()):
             failed = frozenset(
                 c.variant
                 for c in checks
-                if not c.passed and c.suite == name and c.capability == str(cap_name)
+                if not c.passed and c.suite == raw.name and c.capability == cap_name
             )
             capabilities.append(
                 CapabilityView(
-                    str(cap_name),
-                    _cells(_mapping(cap_scores), cap_names, baseline),
+                    cap_name,
+                    _cells(cap_scores, cap_names, baseline),
                     failed,
-                    # summaries written before the field existed were all higher-is-better
-                    higher_is_better=raw.get("higher_is_better") is not False,
+                    higher_is_better=raw.higher_is_better,
                 )
             )
         suites.append(
             SuiteView(
-                name=name,
-                kind=str(raw.get("kind", "")),
-                version=str(raw.get("version", "")),
-                fingerprint=str(raw.get("fingerprint", "")),
-                n_items=to_float(raw.get("n_items")),
-                metric=str(raw.get("metric", "")),
-                cells=_cells(scores, _present(order, scores), baseline),
+                name=raw.name,
+                kind=raw.kind,
+                version=raw.version,
+                fingerprint=raw.fingerprint,
+                n_items=to_float(raw.n_items),
+                metric=raw.metric,
+                cells=_cells(raw.scores, _present(order, raw.scores), baseline),
                 capabilities=tuple(capabilities),
             )
         )
 
-    training = []
-    for v in raw_variants:
-        info = v.get("training")
-        if isinstance(info, Mapping):
-            training.append(
-                TrainingView(
-                    variant=str(v.get("name", "")),
-                    recipe=_opt_str(info.get("recipe")),
-                    train_seconds=to_float(info.get("train_seconds")),
-                    steps=to_float(info.get("steps")),
-                    final_loss=to_float(info.get("final_loss")),
-                    trainable_params=to_float(info.get("trainable_params")),
-                    trainable_pct=to_float(info.get("trainable_pct")),
-                    loss_curve=_loss_curve(info.get("loss_curve")),
-                    tokens_per_second=to_float(info.get("tokens_per_second")),
-                    peak_memory_mb=to_float(info.get("peak_memory_mb")),
-                    adapter_size_bytes=to_float(info.get("adapter_size_bytes")),
-                    val_loss_curve=_loss_curve(info.get("val_loss_curve")),
-                    memory_estimate_mb=tuple(
-                        (str(k), f)
-                        for k, v in _ordered_items(
-                            info.get("memory_estimate_mb"), ("full", "lora", "qlora")
-                        )
-                        if (f := to_float(v)) is not None
-                    ),
-                    n_examples=to_float(info.get("n_examples")),
-                )
-            )
-
-    reasons_raw = summary.get("reasons")
-    reasons = (
-        tuple(str(r) for r in reasons_raw)
-        if isinstance(reasons_raw, Sequence) and not isinstance(reasons_raw, (str, bytes))
-        else ()
-    )
-    provenance = tuple(
-        (k, _opt_str(v)) for k, v in _ordered_items(summary.get("provenance"), _PROVENANCE_ORDER)
-    )
-    durations = tuple(
-        (k, to_float(v)) for k, v in _ordered_items(summary.get("durations"), _DURATION_ORDER)
-    )
+    training = tuple(_training(v.name, v.training) for v in s.variants if v.training is not None)
+    provenance = tuple((k, _opt_str(v)) for k, v in _ordered_items(s.provenance, _PROVENANCE_ORDER))
+    durations = tuple((k, to_float(v)) for k, v in _ordered_items(s.durations, _DURATION_ORDER))
 
     # Checks use the two-sided interval at 1 - 2*alpha: its lower bound is the one-sided
     # bound at 1 - alpha that the gate decides on. Label it with the level actually used.
-    policy = summary.get("policy")
-    alpha = to_float(policy.get("alpha")) if isinstance(policy, dict) else None
+    alpha = to_float(s.alpha)
     ci_label = f"{100 * (1 - 2 * alpha):g}% CI" if alpha is not None else "CI"
 
     return ReportView(
         ci_label=ci_label,
         confidence=1 - 2 * alpha if alpha is not None and 0 < alpha < 0.5 else None,
-        samples=build_samples(summary.get("samples"), order),
-        run_id=str(summary.get("run_id", "")),
-        experiment=str(summary.get("experiment", "")),
-        created_at=str(summary.get("created_at", "")),
-        verdict=str(summary.get("verdict", "NO-GO")),
-        reasons=reasons,
+        samples=build_samples(s.samples, order),
+        run_id=s.run_id,
+        experiment=s.experiment,
+        created_at=s.created_at,
+        verdict=s.verdict,
+        reasons=tuple(s.reasons),
         checks=checks,
         variants=variants,
         baseline=baseline,
         suites=tuple(suites),
-        training=tuple(training),
-        mlflow_run_id=_opt_str(summary.get("mlflow_run_id")),
-        mlflow_tracking_uri=_opt_str(summary.get("mlflow_tracking_uri")),
+        training=training,
+        mlflow_run_id=s.mlflow_run_id,
+        mlflow_tracking_uri=s.mlflow_tracking_uri,
         provenance=provenance,
         durations=durations,
     )

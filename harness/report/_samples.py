@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from harness.report._format import to_float
+from harness.report._summary import SampleBlock
 
 DEFAULT_LIMIT = 10
 """Samples per suite: enough to see a pattern, few enough to read in a minute."""
@@ -220,73 +221,61 @@ def _outcome(score: float | None, base: float | None) -> str:
     return "fixed" if score > base else "broken"
 
 
-def build_samples(raw: object, order: Sequence[str]) -> tuple[SuiteSamplesView, ...]:
-    """Parse ``summary["samples"]`` (tolerating absence or junk) for the renderers.
+def build_samples(
+    blocks: Sequence[SampleBlock], order: Sequence[str]
+) -> tuple[SuiteSamplesView, ...]:
+    """The summary's ``samples`` (see :class:`SampleBlock`) as the renderers show them.
 
     Columns follow the report's variant order (baseline first); a variant missing from an
     item shows as an empty cell rather than shifting the columns.
     """
-    if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
-        return ()
     views = []
-    for block in raw:
-        if not isinstance(block, Mapping):
-            continue
-        baseline = str(block.get("baseline", "base"))
-        items_raw = [i for i in block.get("items") or () if isinstance(i, Mapping)]
+    for block in blocks:
+        baseline = block.baseline
         seen: list[str] = []
-        for item in items_raw:
-            preds = item.get("predictions")
-            if isinstance(preds, Mapping):
-                seen += [str(v) for v in preds if str(v) not in seen]
+        for item in block.items:
+            seen += [v for v in item.predictions if v not in seen]
         variants = [baseline] if baseline in seen else []
         variants += [v for v in order if v in seen and v not in variants]
         variants += [v for v in seen if v not in variants]
         items = []
-        for item in items_raw:
-            preds = item.get("predictions")
-            preds = preds if isinstance(preds, Mapping) else {}
-            base_entry = preds.get(baseline)
-            base_pred = base_entry.get("prediction") if isinstance(base_entry, Mapping) else None
-            base_score = (
-                to_float(base_entry.get("score")) if isinstance(base_entry, Mapping) else None
-            )
+        for item in block.items:
+            base_entry = item.predictions.get(baseline)
+            base_pred = base_entry.prediction if base_entry is not None else None
+            base_score = to_float(base_entry.score) if base_entry is not None else None
             cells = []
             for v in variants:
-                entry = preds.get(v)
-                if not isinstance(entry, Mapping):
+                entry = item.predictions.get(v)
+                if entry is None:
                     cells.append(SamplePrediction(v, "", None, v == baseline, False))
                     continue
-                score = to_float(entry.get("score"))
+                score = to_float(entry.score)
                 is_base = v == baseline
                 cells.append(
                     SamplePrediction(
                         variant=v,
-                        prediction=_display(entry.get("prediction")),
+                        prediction=_display(entry.prediction),
                         score=score,
                         is_baseline=is_base,
-                        changed=not is_base and entry.get("prediction") != base_pred,
+                        changed=not is_base and entry.prediction != base_pred,
                         outcome="" if is_base else _outcome(score, base_score),
                     )
                 )
-            prompt = item.get("prompt")
-            cap = item.get("capability")
             items.append(
                 SampleView(
-                    item_id=str(item.get("item_id", "")),
-                    capability=None if cap is None else str(cap),
-                    prompt=prompt if isinstance(prompt, str) else None,
-                    target=_display(item.get("target")),
+                    item_id=item.item_id,
+                    capability=item.capability,
+                    prompt=item.prompt,
+                    target=_display(item.target),
                     predictions=tuple(cells),
                 )
             )
-        n_items, n_changed = to_float(block.get("n_items")), to_float(block.get("n_changed"))
         views.append(
             SuiteSamplesView(
-                suite=str(block.get("suite", "")),
-                metric=str(block.get("metric", "")),
-                n_items=int(n_items) if n_items is not None else len(items),
-                n_changed=int(n_changed) if n_changed is not None else len(items),
+                suite=block.suite,
+                metric=block.metric,
+                n_items=block.n_items if block.n_items is not None else len(items),
+                n_changed=block.n_changed if block.n_changed is not None else len(items),
                 variants=tuple(variants),
                 items=tuple(items),
             )

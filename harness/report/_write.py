@@ -21,7 +21,7 @@ from typing import Any, overload
 from harness.report._html import render_html
 from harness.report._junit import render_junit
 from harness.report._markdown import render_job_summary, render_markdown
-from harness.report._model import Summary
+from harness.report._summary import GateSummary, SummaryInput, as_summary
 
 LATEST = "latest"
 LATEST_TXT = "latest.txt"
@@ -96,16 +96,22 @@ def atomic_write_text(path: Path, content: str) -> None:
         raise
 
 
-def write_report_files(summary: Summary, out_dir: Path) -> ReportFiles:
+def summary_json_text(summary: SummaryInput) -> str:
+    """summary.json's text: strict JSON (NaN as null), keys sorted, indented, newline-ended."""
+    safe = json_safe(as_summary(summary).to_dict())
+    return json.dumps(safe, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def write_report_files(summary: SummaryInput, out_dir: Path) -> ReportFiles:
     """Write summary.json, report.md, report.html, junit.xml and job_summary.md.
 
+    ``summary`` is a :class:`GateSummary` (a plain dict is read through it first).
     ``summary.json`` is written first: it is the source of truth, so if a renderer ever
     fails the run's data is still on disk and the reports can be re-rendered from it.
     All renderers read the stored, NaN-free copy, so every output shows the same values.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    safe = json_safe(summary)
     files = ReportFiles(
         summary_json=out_dir / "summary.json",
         report_md=out_dir / "report.md",
@@ -113,10 +119,10 @@ def write_report_files(summary: Summary, out_dir: Path) -> ReportFiles:
         junit_xml=out_dir / "junit.xml",
         job_summary_md=out_dir / "job_summary.md",
     )
-    text = json.dumps(safe, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
-    atomic_write_text(files.summary_json, text + "\n")
+    text = summary_json_text(summary)
+    atomic_write_text(files.summary_json, text)
     # Render from what was stored, so the reports are exactly a view of summary.json.
-    stored = json.loads(text)
+    stored = GateSummary.read(json.loads(text))
     atomic_write_text(files.report_md, render_markdown(stored))
     atomic_write_text(files.report_html, render_html(stored))
     atomic_write_text(files.junit_xml, render_junit(stored))

@@ -10,6 +10,7 @@ from harness.stats._bootstrap import PairedEstimate, bootstrap_p_value, paired_b
 from harness.stats._mcnemar import McNemarResult, mcnemar_exact
 from harness.stats._multiple import HolmResult, holm
 from harness.stats._power import (
+    Direction,
     gate_detectable_effect,
     minimum_detectable_effect,
     minimum_detectable_effect_binary,
@@ -18,6 +19,7 @@ from harness.stats._power import (
 )
 
 __all__ = [
+    "Direction",
     "HolmResult",
     "McNemarResult",
     "PairedEstimate",

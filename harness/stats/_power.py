@@ -11,11 +11,17 @@ and a planning number does not need small-sample exactness.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from numpy.typing import ArrayLike
 from scipy import stats
 
 from harness.stats._checks import check_count, check_nonnegative, check_probability, paired_scores
+
+Direction = Literal["gain", "no_drop"]
+"""How a margin-based check decides: ``gain`` passes when the one-sided lower bound of the paired
+delta clears ``+margin`` (superiority), ``no_drop`` when it clears ``-margin`` (non-inferiority).
+Each check kind declares its direction (``harness.gates``); this module only does the arithmetic."""
 
 
 def minimum_detectable_effect(
@@ -84,7 +90,7 @@ def gate_detectable_effect(
     *,
     sd_diff: float,
     margin: float,
-    kind: str,
+    direction: Direction,
     alpha: float = 0.05,
     power: float = 0.8,
 ) -> float:
@@ -93,21 +99,24 @@ def gate_detectable_effect(
     A gate check compares a one-sided lower bound with a threshold, so the effect it can
     resolve depends on the margin, not only on the noise:
 
-    - ``improves`` (pass when ``low > margin``): the true *gain* that passes with probability
-      ``power`` is ``margin + (z_{1-alpha} + z_power) * s``;
-    - non-inferiority (pass when ``low > -margin``): the true *drop* that fails the check with
-      probability ``power`` is ``margin - (z_{1-alpha} - z_power) * s`` (never below 0),
+    - ``direction="gain"`` (pass when ``low > margin``): the true *gain* that passes with
+      probability ``power`` is ``margin + (z_{1-alpha} + z_power) * s``;
+    - ``direction="no_drop"`` (non-inferiority, pass when ``low > -margin``): the true *drop*
+      that fails the check with probability ``power`` is ``margin - (z_{1-alpha} - z_power) * s``
+      (never below 0),
 
     where ``s = sd_diff / sqrt(n)``. A drop of this size is caught at least ``power`` of the
     time; a smaller one may pass.
     """
+    if direction not in ("gain", "no_drop"):
+        raise ValueError(f"direction must be 'gain' or 'no_drop', got {direction!r}")
     count = check_count(n, "n", 2)
     a = check_probability(alpha, "alpha")
     pw = check_probability(power, "power")
     sd = check_nonnegative(sd_diff, "sd_diff")
     se = sd / math.sqrt(count)
     z_a, z_b = float(stats.norm.ppf(1 - a)), float(stats.norm.ppf(pw))
-    if kind == "improves":
+    if direction == "gain":
         return margin + (z_a + z_b) * se
     return max(0.0, margin - (z_a - z_b) * se)
 

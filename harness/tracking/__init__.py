@@ -23,12 +23,14 @@ from harness.tracking._runs import (
     list_gate_runs,
 )
 from harness.tracking._runs_view import comparison_tables, runs_table
+from harness.tracking._tables import COLUMNS as ITEM_TABLE_COLUMNS
 from harness.tracking._tables import item_table
 
 __all__ = [
     "ADAPTER_MAX_MB_ENV",
     "CANDIDATE_ALIAS",
     "CHAMPION_ALIAS",
+    "ITEM_TABLE_COLUMNS",
     "Comparison",
     "GateRunInfo",
     "GateRunLog",

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from harness.config import GatePolicy, ItemResult, SuiteSpec
-from harness.gates import PairingError, build_checks, decide, paired_check
+from harness.gates import PairingError, apply_holm, build_checks, decide, paired_check
 
 POLICY = GatePolicy(bootstrap_resamples=2000)
 
@@ -142,8 +142,6 @@ def test_p_value_agrees_with_the_interval_and_mcnemar_is_reported() -> None:
 
 
 def test_holm_fails_checks_that_only_pass_uncorrected() -> None:
-    from harness.gates._checks import apply_holm
-
     rng = np.random.default_rng(0)
     clear = []
     for k in range(4):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -392,3 +393,22 @@ class _Suite:
 @pytest.fixture
 def comparison_summary() -> dict[str, Any]:
     return make_comparison_summary()
+
+
+@pytest.fixture
+def report_internals() -> SimpleNamespace:
+    """The report package's private helpers that its tests check directly (the only place
+    tests reach into ``harness.report._*``)."""
+    from harness.report._compare import build_comparison, wilson_interval
+    from harness.report._model import build_view
+    from harness.report._samples import MAX_TEXT, build_samples
+    from harness.report._svg import nice_ticks
+
+    return SimpleNamespace(
+        build_comparison=build_comparison,
+        build_samples=build_samples,
+        build_view=build_view,
+        max_text=MAX_TEXT,
+        nice_ticks=nice_ticks,
+        wilson_interval=wilson_interval,
+    )

@@ -4,35 +4,35 @@ from __future__ import annotations
 
 import itertools
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from harness.report import render_html, render_job_summary, render_markdown
-from harness.report._compare import build_comparison, wilson_interval
-from harness.report._model import build_view
-from harness.report._svg import nice_ticks
 
 
 @pytest.mark.parametrize(("k", "n"), [(61, 100), (3, 20), (0, 20), (20, 20), (1, 1)])
-def test_wilson_interval_matches_scipy(k: int, n: int) -> None:
+def test_wilson_interval_matches_scipy(k: int, n: int, report_internals: SimpleNamespace) -> None:
     from scipy.stats import binomtest
 
     ref = binomtest(k, n).proportion_ci(0.90, method="wilson")
-    low, high = wilson_interval(k / n, n, 0.90)
+    low, high = report_internals.wilson_interval(k / n, n, 0.90)
     assert low == pytest.approx(ref.low, abs=1e-12) and high == pytest.approx(ref.high, abs=1e-12)
     assert 0.0 <= low <= k / n <= high <= 1.0
 
 
-def test_nice_ticks_cover_the_data_with_round_steps() -> None:
-    ticks = nice_ticks(-0.12, 0.49)
+def test_nice_ticks_cover_the_data_with_round_steps(report_internals: SimpleNamespace) -> None:
+    ticks = report_internals.nice_ticks(-0.12, 0.49)
     assert ticks[0] <= -0.12 and ticks[-1] >= 0.49
     steps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
     assert steps == {0.2}
 
 
-def test_comparison_lines_up_candidates(comparison_summary: dict[str, Any]) -> None:
-    cmp = build_comparison(build_view(comparison_summary))
+def test_comparison_lines_up_candidates(
+    comparison_summary: dict[str, Any], report_internals: SimpleNamespace
+) -> None:
+    cmp = report_internals.build_comparison(report_internals.build_view(comparison_summary))
     assert [c.name for c in cmp.candidates] == ["lora", "qlora"]
     lora, qlora = cmp.candidates
     assert lora.passed and not qlora.passed and qlora.n_failed == 2

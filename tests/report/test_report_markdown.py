@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import re
+from types import SimpleNamespace
 from typing import Any
 
 from harness.report import render_job_summary, render_markdown
@@ -104,10 +105,9 @@ def test_rendering_ignores_dict_key_order(nogo_summary: dict[str, Any]) -> None:
 
 
 def test_a_lower_is_better_capability_is_flagged_when_it_rises(
-    go_summary: dict[str, Any],
+    go_summary: dict[str, Any], report_internals: SimpleNamespace
 ) -> None:
-    from harness.report._model import build_view
-
+    build_view = report_internals.build_view
     s = copy.deepcopy(go_summary)
     general = next(x for x in s["suites"] if x["capabilities"])
     cap = sorted(general["capabilities"])[0]

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from harness.config import ItemResult
-from harness.report import changed_samples, json_safe, render_html, render_markdown
-from harness.report._samples import MAX_TEXT, build_samples
+from harness.report import (
+    GateSummary,
+    changed_samples,
+    json_safe,
+    render_html,
+    render_markdown,
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,9 @@ def test_any_candidate_changing_an_item_selects_it_and_all_columns_are_kept() ->
     assert list(sample["predictions"]) == ["base", "lora", "qlora"]
 
 
-def test_choice_indices_shown_with_option_text_and_long_text_clipped() -> None:
+def test_choice_indices_shown_with_option_text_and_long_text_clipped(
+    report_internals: SimpleNamespace,
+) -> None:
     choices = ["billing", "shipping"]
     long_prompt = "word " * 500
     base = [ItemResult("1", {"acc": 0.0}, "reading", 0, 1, {"choices": choices})]
@@ -74,7 +82,8 @@ def test_choice_indices_shown_with_option_text_and_long_text_clipped() -> None:
     assert sample["target"] == "1: shipping"
     assert sample["predictions"]["base"]["prediction"] == "0: billing"
     assert sample["capability"] == "reading"
-    assert len(sample["prompt"]) == MAX_TEXT and sample["prompt"].endswith("…")
+    assert len(sample["prompt"]) == report_internals.max_text
+    assert sample["prompt"].endswith("…")
 
 
 def test_no_baseline_or_unknown_suite_gives_nothing() -> None:
@@ -83,9 +92,12 @@ def test_no_baseline_or_unknown_suite_gives_nothing() -> None:
     assert changed_samples({"base": {"s": items}}, [_Suite("other")]) == []
 
 
-def test_samples_survive_json_and_render(comparison_summary: dict[str, Any]) -> None:
+def test_samples_survive_json_and_render(
+    comparison_summary: dict[str, Any], report_internals: SimpleNamespace
+) -> None:
     stored = json.loads(json.dumps(json_safe(comparison_summary), allow_nan=False))
-    views = build_samples(stored["samples"], ["base", "lora", "qlora"])
+    samples = GateSummary.read(stored).samples
+    views = report_internals.build_samples(samples, ["base", "lora", "qlora"])
     assert [v.suite for v in views] == ["ticket_routing", "general"]
     ticket = views[0]
     assert ticket.variants == ("base", "lora", "qlora")

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from harness.report import ReportFiles, json_safe, update_latest_link, write_report_files
-from harness.report import _write as write_mod
 
 
 def _no_nan(value: object) -> bool:
@@ -91,7 +90,7 @@ def test_latest_falls_back_to_txt(
     def no_symlinks(*args: object, **kwargs: object) -> None:
         raise OSError("symlinks not supported")
 
-    monkeypatch.setattr(write_mod.os, "symlink", no_symlinks)
+    monkeypatch.setattr(os, "symlink", no_symlinks)
     path = update_latest_link(reports, run)
     assert path == reports / "latest.txt"
     assert path.read_text(encoding="utf-8").strip() == "run-a"

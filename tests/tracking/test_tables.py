@@ -3,8 +3,7 @@ from __future__ import annotations
 import math
 
 from harness.config import ItemResult
-from harness.tracking import item_table
-from harness.tracking._tables import COLUMNS
+from harness.tracking import ITEM_TABLE_COLUMNS, item_table
 
 
 def test_one_row_per_item_in_baseline_order_with_changed_flags() -> None:
@@ -17,7 +16,7 @@ def test_one_row_per_item_in_baseline_order_with_changed_flags() -> None:
         ItemResult("b", {"acc": 1.0}, "x", 0, 0),
     ]
     t = item_table("acc", base, cand)
-    assert tuple(t) == COLUMNS
+    assert tuple(t) == ITEM_TABLE_COLUMNS
     assert t["item_id"] == ["b", "a"]
     assert t["capability"] == ["x", "y"]
     assert t["baseline_score"] == [1.0, 0.0]

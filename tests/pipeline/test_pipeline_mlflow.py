@@ -1,14 +1,20 @@
-"""What one real gate run (tiny model, in-process) leaves in MLflow."""
+"""What one real gate run (tiny model, in-process) leaves in MLflow, and its typed summary."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
 
 def test_gate_run_logs_tables_adapter_registry_and_lists_in_harness_runs(
-    tiny_experiment: Path, mlflow_store: str, tmp_path: Path
+    tiny_experiment: Path,
+    mlflow_store: str,
+    tmp_path: Path,
+    per_item_results: Callable[..., Any],
 ) -> None:
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -70,3 +76,19 @@ def test_gate_run_logs_tables_adapter_registry_and_lists_in_harness_runs(
     params = child.data.params
     assert float(params["recipe.train.learning_rate"]) > 0
     assert params["recipe.method"] == "lora"
+
+    # summary.json is the typed GateSummary: it validates strictly and round-trips exactly.
+    from harness.report import GateSummary, summary_json_text
+
+    text = (result.run_dir / "summary.json").read_text(encoding="utf-8")
+    stored = GateSummary.model_validate_json(text)
+    assert summary_json_text(stored) == text == summary_json_text(result.gate_summary)
+    assert result.gate_summary.variants[1].registered_model is not None
+    assert "registered_model" not in result.summary["variants"][0]  # absent, not null
+    assert set(stored.check_kinds) == {c.kind for c in stored.checks}
+    assert GateSummary.load(result.run_dir / "summary.json") == stored
+
+    # The plugin's store lookup builds the run's result keys with the same function.
+    exp = load_experiment(tiny_experiment)
+    from_store = per_item_results(exp, dataclasses.replace(result, results={}))
+    assert from_store == result.results

@@ -1,0 +1,180 @@
+"""The variants a gate run scores beside the baseline: quantised bases, candidates, merged LoRAs.
+
+A candidate is either trained here from its recipe (or its adapter is reused from the cache
+when the same base, recipe and training rows trained one before) or loaded from the adapter
+directory it names. Its adapter is attached to the pooled model that serves its quantisation
+and adapter type (a QLoRA candidate: the base loaded in NF4 through bitsandbytes, shared with
+``gate.quantized_bases``) and scored on every suite. With ``gate.merge_check`` each LoRA served
+unquantised is also merged into a fresh copy of the base and scored again.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness._gate.pool import ModelPool
+from harness._gate.record import variant_record
+from harness._gate.scoring import Scorer, Steps, VariantResults
+from harness.config import CandidateSpec, Experiment, SuiteSpec
+from harness.models import cache_root, fingerprint_files, variant_fingerprint
+from harness.report import VariantRecord
+
+if TYPE_CHECKING:
+    from harness.models import LoadedBase
+
+
+class EvalItems:
+    """The experiment's evaluation prompts per suite, built once and only if a recipe trains.
+
+    The contamination check compares training rows with these.
+    """
+
+    def __init__(self, suites: list[SuiteSpec]) -> None:
+        self.suites = suites
+        self._items: dict[str, list[str]] | None = None
+
+    def get(self) -> dict[str, list[str]]:
+        if self._items is None:
+            from harness.engine import build_task
+
+            self._items = {}
+            for suite in self.suites:
+                task = build_task(suite)
+                self._items[suite.name] = [str(task.doc_to_text(d)) for d in task.eval_docs]
+        return self._items
+
+
+@dataclass
+class Variants:
+    """Scores the non-baseline variants of one run and keeps what the checks need."""
+
+    exp: Experiment
+    base: LoadedBase
+    steps: Steps
+    scorer: Scorer
+    pool: ModelPool
+    retrain: bool = False
+    records: list[VariantRecord] = field(default_factory=list)
+    results: dict[str, VariantResults] = field(default_factory=dict)
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # (quantised, reference)
+    merged: dict[str, VariantResults] = field(default_factory=dict)
+    train_seconds: float = 0.0
+    candidate_seconds: float = 0.0
+    _prompt_learning: set[str] = field(default_factory=set)  # virtual tokens: nothing to merge
+
+    def __post_init__(self) -> None:
+        self._eval_items = EvalItems(self.exp.suites)
+
+    def _fingerprint(self, adapter_fp: str | None, quant: str, merged: bool = False) -> str:
+        b = self.base
+        return variant_fingerprint(b.fingerprint, adapter_fp, quant, b.dtype, merged=merged)
+
+    def add(self, record: VariantRecord, results: VariantResults) -> None:
+        self.records.append(record)
+        self.results[record.name] = results
+
+    def quantized_base(self, quant: str) -> None:
+        """The base itself quantised ``quant`` (``base-nf4``), gated against the base."""
+        name, fp = f"base-{quant}", self._fingerprint(None, quant)
+        results = self.scorer.score(self.pool.model(quant), name, fp)
+        self.pairs.append((name, "base"))
+        self.add(
+            variant_record(name, "quantized_base", fp, quantization=quant, dtype=self.base.dtype),
+            results,
+        )
+
+    def candidate(self, cand: CandidateSpec) -> None:
+        """Train (or reuse) or load the candidate's adapter, attach it, score it."""
+        quant = cand.quantization or "none"
+        adapter_dir, training = self._adapter(cand)
+        model = self.pool.attach(quant, adapter_dir, cand.name)
+        if model.peft_config[cand.name].is_prompt_learning:
+            self._prompt_learning.add(cand.name)
+        fp = self._fingerprint(fingerprint_files(adapter_dir), quant)
+        t0 = time.perf_counter()
+        results = self.scorer.score(model, cand.name, fp)
+        self.candidate_seconds += time.perf_counter() - t0
+        if cand.compare_to is not None:
+            self.pairs.append((cand.name, cand.compare_to))
+        record = variant_record(
+            cand.name,
+            "candidate",
+            fp,
+            quantization=quant,
+            dtype=self.base.dtype,
+            adapter=str(adapter_dir),
+            training=training,
+        )
+        self.add(record, results)
+
+    def _adapter(self, cand: CandidateSpec) -> tuple[Path, dict[str, Any] | None]:
+        """The candidate's adapter directory and, when it comes from a recipe, its training."""
+        if cand.recipe is None:
+            assert cand.adapter is not None
+            return cand.adapter, None
+        from harness.engine import training_examples
+        from harness.training import adapter_cache_key, load_cached, recipe_examples, train_lora
+
+        base, recipe = self.base, self.exp.recipes[cand.name]
+        # The same rows `harness train` forms (so it shares the adapter cache), checked
+        # against this experiment's suites for contamination.
+        examples, data_report = recipe_examples(
+            recipe, base.tokenizer, training_examples, self._eval_items.get()
+        )
+        for warning in data_report.warnings:
+            self.steps.note(f"{cand.name}: training data: {warning}")
+        key = adapter_cache_key(base.fingerprint, recipe, examples)
+        adapter_dir = cache_root() / "adapters" / key
+        trained = None if self.retrain else load_cached(adapter_dir)
+        if trained is not None:
+            self.steps.note(
+                f"{cand.name}: reusing adapter trained earlier from the same base, recipe "
+                f"and data ({adapter_dir}); --retrain to redo"
+            )
+        else:
+            t0 = time.perf_counter()
+            trained = self.steps.run(
+                f"Training {cand.name} from {recipe.source} ({len(examples)} examples)",
+                functools.partial(
+                    train_lora,
+                    base.path,
+                    base.fingerprint,
+                    recipe,
+                    examples,
+                    adapter_dir,
+                    data_report=data_report,
+                ),
+            )
+            self.train_seconds += time.perf_counter() - t0
+        return adapter_dir, trained.to_json()
+
+    def mergeable(self) -> list[VariantRecord]:
+        """LoRA-style candidates served unquantised (prefix/prompt tuning adds virtual
+        tokens: there is nothing to merge)."""
+        return [
+            v
+            for v in self.records
+            if v.role == "candidate"
+            and v.quantization == "none"
+            and v.name not in self._prompt_learning
+        ]
+
+    def merge(self, v: VariantRecord) -> None:
+        """Score ``v``'s adapter merged into a fresh copy of the base: the model users deploy."""
+        from harness.models import attach_adapter, load_base
+
+        assert v.adapter is not None
+        adapter_dir, base = Path(v.adapter), self.base
+        fresh = self.steps.run(
+            f"Merging {v.name} into a fresh copy of the base",
+            lambda: load_base(self.exp.base, fingerprint=base.fingerprint),
+        )
+        model = attach_adapter(
+            fresh.model, adapter_dir, v.name, base_fingerprint=base.fingerprint
+        ).merge_and_unload()
+        fp = self._fingerprint(fingerprint_files(adapter_dir), "none", merged=True)
+        self.merged[v.name] = self.scorer.score(model, f"{v.name}-merged", fp)
