@@ -22,7 +22,18 @@ def store_path() -> Path:
 def scoring_settings(scoring: ScoringSettings) -> dict[str, Any]:
     """The scoring settings that enter a result's key (and its provenance)."""
     # batch_size is left out on purpose: it changes speed, not (beyond float noise) scores.
-    return {"apply_chat_template": scoring.apply_chat_template, "limit": scoring.limit}
+    settings: dict[str, Any] = {
+        "apply_chat_template": scoring.apply_chat_template,
+        "limit": scoring.limit,
+    }
+    # Added only when set away from their defaults, so the keys of results stored before these
+    # settings existed (every run with the defaults) stay the same and those results reusable.
+    defaults = ScoringSettings()
+    if scoring.fewshot_seed != defaults.fewshot_seed:
+        settings["fewshot_seed"] = scoring.fewshot_seed
+    if scoring.system_instruction != defaults.system_instruction:
+        settings["system_instruction"] = scoring.system_instruction
+    return settings
 
 
 def result_key(
