@@ -37,6 +37,7 @@ from harness.report._svg import (
     bar_chart,
     interval_chart,
     line_chart,
+    mark,
 )
 
 TEMPLATE = "report.html.j2"
@@ -67,11 +68,22 @@ def _environment() -> Environment:
         mb=fmt_mb,
         size=fmt_bytes,
         gap_ref=gap_reference,
-        pass_mark=pass_mark,
-        verdict_mark=verdict_mark,
+        pass_mark=_html_pass_mark,
+        verdict_mark=_html_verdict_mark,
+        mark=mark,
     )
     env.globals["MISSING"] = MISSING
     return env
+
+
+def _html_pass_mark(passed: bool) -> Markup:
+    """``pass_mark`` with the glyph drawn as SVG (no emoji font needed to read it)."""
+    return mark(passed) + Markup(" ") + pass_mark(passed).split(" ", 1)[1]
+
+
+def _html_verdict_mark(verdict: str) -> Markup:
+    """``verdict_mark`` with the glyph drawn as SVG; the verdict word stays plain text."""
+    return mark(verdict == "GO") + Markup(" ") + verdict_mark(verdict).split(" ", 1)[1]
 
 
 @dataclass(frozen=True)

@@ -294,3 +294,31 @@ def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 320) -> Markup:
         )
     out.append("</svg>")
     return Markup("\n".join(out))
+
+
+PASS_COLOR = "#15803d"
+FAIL_COLOR = "#b91c1c"
+
+_MARK_PATHS = {
+    True: '<path d="M4.5 8.3 7 10.8 11.6 5.6" stroke="#fff" stroke-width="2" fill="none" '
+    'stroke-linecap="round" stroke-linejoin="round"/>',
+    False: '<path d="M5.3 5.3 10.7 10.7M10.7 5.3 5.3 10.7" stroke="#fff" stroke-width="2" '
+    'fill="none" stroke-linecap="round"/>',
+}
+
+
+def mark(passed: bool) -> Markup:
+    """A pass/fail mark drawn as SVG: a tick or cross in a green or red disc.
+
+    Emoji (✅/❌) need a colour emoji font, which a CI box or headless browser often lacks,
+    and then they render as empty boxes; drawn marks look the same everywhere. Sized in
+    ``em`` so the mark follows the text it sits in (table cell or banner heading), and
+    labelled so screen readers and copied text still say pass or fail.
+    """
+    word = "pass" if passed else "fail"
+    return Markup(
+        f'<svg class="mark mark-{word}" role="img" aria-label="{word}" width="1em" height="1em" '
+        'viewBox="0 0 16 16" xmlns="http://www.w3.org/2000/svg">'
+        f'<circle cx="8" cy="8" r="8" fill="{PASS_COLOR if passed else FAIL_COLOR}"/>'
+        f"{_MARK_PATHS[passed]}</svg>"
+    )

@@ -9,6 +9,7 @@ chromium with apt when it is missing and the session runs as root.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,8 @@ def _assert_renders(opened: _Opened, tmp_path: Path, verdict: str) -> None:
     )
     assert overflow <= 0, f"page is {overflow}px wider than the window"
 
+    _assert_marks_legible(page, verdict)
+
     shot = tmp_path / "report.png"
     png = page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000 and png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -98,6 +101,38 @@ def _assert_renders(opened: _Opened, tmp_path: Path, verdict: str) -> None:
     stddev = ImageStat.Stat(image).stddev[0]
     assert stddev > 10, f"screenshot looks blank (grey-level stddev {stddev:.1f})"
     assert opened.errors == []
+
+
+_EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
+
+
+def _assert_marks_legible(page: Any, verdict: str) -> None:
+    """The verdict reads without an emoji font: a plain word plus a mark drawn as SVG.
+
+    This machine's chromium has no colour-emoji font, so ✅/❌ glyphs would show as empty
+    boxes; the check is that no such glyph is left in the visible text and that the banner's
+    mark is an SVG with real coloured pixels next to the verdict word.
+    """
+    text = page.locator("body").inner_text()
+    assert _EMOJI.findall(text) == []
+    banner = page.locator("header.banner h1")
+    words = banner.inner_text().split()
+    assert words[0] == verdict, words
+    mark = banner.locator("svg.mark")
+    assert mark.count() == 1
+    assert mark.get_attribute("aria-label") == ("pass" if verdict == "GO" else "fail")
+    box = mark.bounding_box()
+    assert box is not None and box["width"] >= 20 and box["height"] >= 20, box
+    from PIL import Image, ImageStat
+
+    pixels = Image.open(io.BytesIO(mark.screenshot())).convert("RGB")
+    # White disc with a coloured tick or cross on the coloured banner: not one flat colour.
+    assert max(ImageStat.Stat(pixels).stddev) > 30
+    # Every pass/fail mark in the tables is drawn too, at a readable size.
+    marks = page.locator("main svg.mark")
+    for i in range(marks.count()):
+        cell_box = marks.nth(i).bounding_box()
+        assert cell_box is not None and cell_box["width"] >= 10, cell_box
 
 
 def test_comparison_report_renders_in_chromium(
