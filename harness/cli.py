@@ -117,6 +117,14 @@ def evaluate(
 @app.command()
 def validate(
     config: Annotated[Path | None, typer.Argument(help="Experiment YAML to check.")] = None,
+    no_data: Annotated[
+        bool,
+        typer.Option(
+            "--no-data",
+            help="Check the files without reading suite data (e.g. registry suites in CI "
+            "without the Hugging Face cache).",
+        ),
+    ] = False,
 ) -> None:
     """Validate an experiment and every suite and recipe it names, without loading a model.
 
@@ -125,10 +133,14 @@ def validate(
     """
     path = config or _default_experiment()
     try:
-        exp = load_experiment(path)
+        exp = load_experiment(path, check_data=not no_data)
         from harness.engine import build_task
 
-        n_items = sum(len(build_task(suite).eval_docs) for suite in exp.suites)
+        n_items = (
+            None
+            if no_data
+            else sum(len(build_task(suite).eval_docs) for suite in exp.suites)
+        )
     except ConfigError as exc:
         print_config_error(exc)
         raise typer.Exit(2) from exc
@@ -137,7 +149,9 @@ def validate(
         _label(
             "ok",
             "green",
-            f"{exp.source}: {len(exp.suites)} suites ({n_items} evaluation items), "
+            f"{exp.source}: {len(exp.suites)} suites "
+            + ("(data not read)" if n_items is None else f"({n_items} evaluation items)")
+            + ", "
             f"{len(exp.candidates)} candidates",
         ),
         highlight=False,
@@ -250,7 +264,7 @@ def runs(
     if not found:
         console.print("no gate runs yet: `harness evaluate` logs one", markup=False)
         return
-    console.print(runs_table(found, show_experiment=experiment is None))
+    console.print(runs_table(found, show_experiment=experiment is None, width=console.width))
 
 
 def main() -> None:

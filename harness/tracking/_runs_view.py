@@ -43,8 +43,39 @@ def _scores(run: GateRunInfo) -> str:
     return "\n".join(f"{v}: {', '.join(by_variant[v])}" for v in order)
 
 
-def runs_table(runs: list[GateRunInfo], show_experiment: bool) -> Table:
-    """One row per gate run, newest first."""
+SCORES_MIN = 28
+"""Narrowest scores column that still shows one ``variant: suite.metric 0.1234`` per line."""
+
+
+def _wide_width(runs: list[GateRunInfo], show_experiment: bool) -> int:
+    """Columns the one-line-per-field layout needs to show every cell whole.
+
+    Every column but scores is as wide as its widest cell (or header); scores gets
+    ``SCORES_MIN``. Each column costs three more for its padding and left border.
+    """
+    widths = [
+        max([len("gate run"), *(len(r.name) for r in runs)]),
+        max([len("mlflow run id"), *(len(r.mlflow_run_id) for r in runs)]),
+        len("started (UTC)"),
+        len("verdict"),
+        len("checks failed"),
+        SCORES_MIN,
+        len("commit") + 4,
+    ]
+    if show_experiment:
+        widths.append(max([len("experiment"), *(len(r.experiment) for r in runs)]))
+    return sum(w + 3 for w in widths) + 1
+
+
+def runs_table(runs: list[GateRunInfo], show_experiment: bool, width: int | None = None) -> Table:
+    """One row per gate run, newest first, laid out for a terminal ``width`` columns wide.
+
+    When the one-column-per-field table does not fit (a CI log or an 80-column terminal),
+    rich would squeeze the run id, experiment and scores to slivers and cut "verdict"; the
+    compact layout instead stacks the fields into three columns that each stay readable.
+    """
+    if width is not None and width < _wide_width(runs, show_experiment):
+        return _compact_table(runs, show_experiment)
     table = Table(title="Gate runs (newest first)", show_lines=True)
     table.add_column("gate run", no_wrap=True)
     table.add_column("mlflow run id", style="dim", overflow="fold")
@@ -65,6 +96,33 @@ def runs_table(runs: list[GateRunInfo], show_experiment: bool) -> Table:
             cells.append(run.experiment)
         cells += [_verdict(run), _checks(run), _scores(run), (run.git_commit or "—")[:10]]
         table.add_row(*cells)
+    return table
+
+
+def _compact_table(runs: list[GateRunInfo], show_experiment: bool) -> Table:
+    """Fields stacked per cell: who/when, verdict, then run id above the scores.
+
+    What gives way: nothing is dropped or cut; the run id (needed whole to paste into
+    ``--compare`` or the MLflow UI) keeps its own line above the scores, which wrap.
+    """
+    table = Table(title="Gate runs (newest first)", show_lines=True)
+    table.add_column("gate run · started · commit", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("mlflow run id · scores", overflow="fold")
+    for run in runs:
+        who = Text(run.name)
+        who.append("\n" + run.started.strftime("%Y-%m-%d %H:%M"), style="dim")
+        if show_experiment:
+            who.append("\n" + run.experiment)
+        who.append("\n" + (run.git_commit or "—")[:10], style="dim")
+        verdict = _verdict(run)
+        if run.checks_failed is not None:
+            verdict.append(f"\n{_checks(run)} failed", style="")
+        detail = Text(run.mlflow_run_id, style="dim")
+        scores = _scores(run)
+        if scores:
+            detail.append("\n" + scores)
+        table.add_row(who, verdict, detail)
     return table
 
 
