@@ -25,6 +25,11 @@ ADAPTER_MAX_MB_ENV = "HARNESS_MLFLOW_ADAPTER_MAX_MB"
 DEFAULT_ADAPTER_MAX_MB = 200.0
 # Tag that tells gate runs (parents) from variant runs (children) in searches.
 RUN_KIND_TAG = "harness.run_kind"
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+TRAINING_KIND = "custom_model_development"
+"""MLflow 3's UI opens an experiment without this tag in its GenAI (traces/evaluation) view;
+this value opens the model-training view (runs table, compare, metric charts), where a LoRA
+vs QLoRA comparison of child runs is read."""
 
 
 def tracking_uri() -> str:
@@ -276,6 +281,10 @@ def gate_run(experiment: str, run_name: str) -> Iterator[GateRunLog]:
         # it, and an experiment by set_experiment: both race when gate runs start together.
         mlflow.set_tracking_uri(uri)
         exp = mlflow.set_experiment(experiment)
+        if EXPERIMENT_KIND_TAG not in exp.tags:  # a kind chosen in the UI is kept
+            MlflowClient(uri).set_experiment_tag(
+                exp.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND
+            )
         _end_orphans(MlflowClient(uri), exp.experiment_id)
     run = mlflow.start_run(run_name=run_name)
     mlflow.set_tags(
