@@ -6,6 +6,7 @@ them may import.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +21,12 @@ class ItemResult:
     prediction: Any = None
     target: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # What of the model's output was NaN or infinite (e.g. "log-likelihood", "generation
+    # logits"); None: all finite. Such an item has no prediction and NaN scores.
+    nonfinite: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        d = {
             "item_id": self.item_id,
             "scores": self.scores,
             "capability": self.capability,
@@ -30,6 +34,25 @@ class ItemResult:
             "target": self.target,
             "extra": self.extra,
         }
+        # Additive: absent means finite, so results stored before the field existed (and
+        # every finite item) keep their bytes and their store keys.
+        if self.nonfinite is not None:
+            d["nonfinite"] = self.nonfinite
+        return d
+
+    def nonfinite_output(self) -> str | None:
+        """What of this item's output is non-finite, or None.
+
+        The recorded flag first; otherwise what the stored numbers show (a result stored
+        before the flag existed still has its NaN log-likelihoods and scores).
+        """
+        if self.nonfinite is not None:
+            return self.nonfinite
+        lls = self.extra.get("loglikelihoods")
+        if isinstance(lls, list) and not all(_finite(x) for x in lls):
+            return "log-likelihood"
+        bad = sorted(k for k, v in self.scores.items() if not _finite(v))
+        return f"score {bad[0]}" if bad else None
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ItemResult:
@@ -40,4 +63,12 @@ class ItemResult:
             prediction=d.get("prediction"),
             target=d.get("target"),
             extra=d.get("extra") or {},
+            nonfinite=d.get("nonfinite"),
         )
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return True  # not a number: nothing numeric to be non-finite

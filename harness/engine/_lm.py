@@ -67,6 +67,9 @@ class HarnessLM(TemplateLM):
             model, batch_size=batch_size, pad_id=self._pad_id, max_batch_tokens=max_batch_tokens
         )
         self._max_length = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
+        # Prompts whose generation saw a NaN or infinite logit: the text decoded from them is
+        # no answer (greedy argmax over NaN emits token 0), so the suite runner marks the item.
+        self.nonfinite_contexts: set[str] = set()
         if warmup is None:
             warmup = self.scorer.device.type == "cuda"
         if warmup:  # one-off GPU costs at load, not inside the first suite's timing
@@ -351,6 +354,7 @@ class HarnessLM(TemplateLM):
                         kwargs,
                     )
                 else:
+                    watch = _FiniteWatch(ids.shape[0], ids.device)
                     out = self.model.generate(
                         input_ids=ids,
                         attention_mask=mask,
@@ -360,9 +364,13 @@ class HarnessLM(TemplateLM):
                         ),
                         pad_token_id=self._pad_id,
                         use_cache=True,
+                        logits_processor=watch.as_list(),
                         **kwargs,
                     )
                     rows = out[:, ids.shape[1] :].tolist()
+                    self.nonfinite_contexts.update(
+                        c for c, bad in zip(contexts, watch.bad.tolist(), strict=True) if bad
+                    )
                 for row in rows:
                     text = tok.decode(row, skip_special_tokens=True)
                     res.append(postprocess_generated_text(text, until, None))
@@ -371,3 +379,31 @@ class HarnessLM(TemplateLM):
             tok.padding_side = prev_side
             bar.close()
         return list(collator.get_original(res))
+
+
+class _FiniteWatch:
+    """A logits processor that only looks: which rows of a generate batch ever saw a NaN or
+    +inf logit, or a step whose logits were all -inf (no token possible).
+
+    -inf alone is legitimate (generate's own processors mask tokens with it). Flags stay on the
+    device and are read once after ``generate``, which has synchronised by then anyway.
+    """
+
+    def __init__(self, rows: int, device: torch.device) -> None:
+        self.bad = torch.zeros(rows, dtype=torch.bool, device=device)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        nan_or_inf = torch.isnan(scores).any(dim=-1) | torch.isposinf(scores).any(dim=-1)
+        self.bad |= nan_or_inf | torch.isneginf(scores).all(dim=-1)
+        return scores
+
+    def as_list(self) -> Any:
+        from transformers import LogitsProcessor, LogitsProcessorList
+
+        watch = self
+
+        class _Processor(LogitsProcessor):
+            def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+                return watch(input_ids, scores)
+
+        return LogitsProcessorList([_Processor()])

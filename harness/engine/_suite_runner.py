@@ -113,14 +113,57 @@ def suite_item_ids(task: Any, suite: SuiteSpec, settings: ScoringSettings) -> li
     return ids
 
 
+def _context(sample: dict[str, Any]) -> str | None:
+    """The prompt of a sample's first request (lm-eval logs every request's arguments)."""
+    args = sample.get("arguments")
+    if isinstance(args, list) and args and isinstance(args[0], (list, tuple)) and args[0]:
+        return args[0][0] if isinstance(args[0][0], str) else None
+    return None
+
+
+def _nonfinite(
+    item: ItemResult, group: list[dict[str, Any]], nonfinite_contexts: Collection[str]
+) -> ItemResult:
+    """The item as the gate must see it when the model's output was NaN or infinite.
+
+    Such an output is no answer: argmax over NaN log-likelihoods picks choice 0, greedy decoding
+    over NaN logits emits token 0, and the scores computed from them can look fine (accuracy
+    1 when the gold answer is choice 0). The item keeps no prediction, every score becomes NaN
+    (no paired check passes on it) and ``nonfinite`` names what was non-finite, for the
+    ``finite_outputs`` check.
+    """
+    what = item.nonfinite_output()
+    if what is None and any(_context(s) in nonfinite_contexts for s in group):
+        what = "generation logits"
+    if what is None:
+        return item
+    extra = dict(item.extra)
+    if item.prediction is not None:
+        extra["nonfinite_prediction"] = item.prediction  # kept to read, never compared
+    extra.pop("filtered", None)
+    scores = {k: float("nan") for k in item.scores}
+    return ItemResult(item.item_id, scores, item.capability, None, item.target, extra, what)
+
+
 def _items_from_samples(
-    samples: list[dict[str, Any]], suite: SuiteSpec, metric_names: list[str]
+    samples: list[dict[str, Any]],
+    suite: SuiteSpec,
+    metric_names: list[str],
+    nonfinite_contexts: Collection[str] = (),
+    positions: list[int] | None = None,
 ) -> list[ItemResult]:
     """One ItemResult per document, whatever the number of lm-eval filters.
 
+    ``positions`` are the split positions of the documents a ``samples=`` call scored, in
+    order. Some lm-eval versions log ``doc_id`` as the position within that selection (0 in
+    every batch), others as the split position; the k-th document is ``positions[k]`` either
+    way, so a suite without an ``id`` column keeps its ids across batches and resumed runs.
+
     lm-eval logs one sample per (filter, document). Scores of the first filter keep the
     metric's own name; with several filters every score is also kept as ``metric,filter``
-    (lm-eval's result key), so ``metadata.primary_metric`` can name either.
+    (lm-eval's result key), so ``metadata.primary_metric`` can name either. An item whose
+    model output was non-finite (NaN log-likelihoods or scores; generation whose prompt is in
+    ``nonfinite_contexts``) is recorded as such, without a prediction (see ``_nonfinite``).
     """
     from harness.engine._metrics import item_value
 
@@ -129,7 +172,10 @@ def _items_from_samples(
     for s in samples:
         by_doc.setdefault(int(s["doc_id"]), []).append(s)
     results: list[ItemResult] = []
-    for doc_id in sorted(by_doc):
+    if positions is not None and len(positions) != len(by_doc):
+        raise RuntimeError(f"lm-eval scored {len(by_doc)} of {len(positions)} items")
+    for k, doc_id in enumerate(sorted(by_doc)):
+        position = doc_id if positions is None else positions[k]
         group = sorted(by_doc[doc_id], key=lambda s: filters.index(str(s.get("filter", "none"))))
         first = group[0]
         doc = first["doc"]
@@ -153,9 +199,8 @@ def _items_from_samples(
             extra["filtered"] = {
                 str(s.get("filter")): _prediction(s, suite.output_type)[0] for s in group
             }
-        results.append(
-            ItemResult(_item_id(doc, doc_id), scores, cap, pred, first.get("target"), extra)
-        )
+        item = ItemResult(_item_id(doc, position), scores, cap, pred, first.get("target"), extra)
+        results.append(_nonfinite(item, group, nonfinite_contexts))
     if results and suite.metric not in results[0].scores:
         raise ConfigError(
             suite.path,
@@ -208,7 +253,13 @@ def run_suite(
         )
         if out is None:
             raise RuntimeError(f"lm-eval returned no results for suite {suite.name}")
-        items = _items_from_samples(out["samples"][suite.name], suite, metric_names)
+        items = _items_from_samples(
+            out["samples"][suite.name],
+            suite,
+            metric_names,
+            getattr(lm, "nonfinite_contexts", ()),
+            positions=chunk,
+        )
         if len(items) != len(chunk):
             raise RuntimeError(f"lm-eval scored {len(items)} of {len(chunk)} items")
         if on_batch is not None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from harness.config import ItemResult
 from harness.gates._check import Check
 from harness.gates._checks import paired_check
+from harness.gates._finite import decide_finite
 from harness.gates._merge import merge_check
 from harness.gates._noop import noop_check
 from harness.gates._registry import CheckKind, Evidence, Subject, register_check_kind
@@ -106,6 +107,16 @@ def _merge_equivalence(kind: CheckKind, s: Subject, ev: Evidence) -> Iterable[Ch
     )
 
 
+FINITE_OUTPUTS = register_check_kind(
+    CheckKind(
+        name="finite_outputs",
+        scope="variant",
+        decide=decide_finite,
+        description="every log-likelihood, score and generation logit of the variant is "
+        "finite (a NaN is never a prediction)",
+        priority=-100,  # decided first; its failure is the verdict's first reason
+    )
+)
 NOT_A_NOOP = register_check_kind(
     CheckKind(
         name="not_a_noop",

@@ -54,7 +54,8 @@ def _items(values: list[float], caps: list[str] | None = None) -> list[ItemResul
 
 def test_builtin_kinds_are_declared_once_with_margin_direction_and_rule() -> None:
     names = [k.name for k in check_kinds()]
-    assert names[:5] == [
+    assert names[:6] == [
+        "finite_outputs",
         "not_a_noop",
         "improves",
         "no_forgetting",
@@ -175,15 +176,19 @@ def test_a_variant_kind_is_decided_first_and_its_failures_rank_first(
         "t": _items([math.nan] + [1.0] * 99),
     }
     checks = build_checks(POLICY, [_suite("t", "task"), _suite("g", "general")], base, {"v": cand})
-    assert [c.name for c in checks[:2]] == [
+    # The built-in finite_outputs (priority -100) reports only failures: v's, before the toy.
+    assert [c.name for c in checks[:3]] == [
         "base::all::finite_outputs_test",
+        "v::all::finite_outputs",
         "v::all::finite_outputs_test",
     ]
-    assert checks[0].passed and not checks[1].passed  # it read each variant's results alone
+    assert checks[0].passed and not checks[2].passed  # it read each variant's results alone
     outcome = decide(checks)
-    assert outcome.reasons[0] == "v::all::finite_outputs_test: 1 non-finite scores"
+    assert outcome.reasons[0].startswith("v::all::finite_outputs: 1 of 200 items have non-finite")
+    assert outcome.reasons[1] == "v::all::finite_outputs_test: 1 non-finite scores"
     failed_kinds = [r.split(": ", 1)[0].rsplit("::", 1)[-1] for r in outcome.reasons[:-2]]
-    assert failed_kinds[0] == "finite_outputs_test" and "no_forgetting" in failed_kinds
+    assert failed_kinds[:2] == ["finite_outputs", "finite_outputs_test"]
+    assert "no_forgetting" in failed_kinds
     # Remedies follow the failures, in kind priority order.
     assert outcome.reasons[-2] == "non-finite scores in all: check the model's dtype"
     assert outcome.reasons[-1].startswith("forgetting in g, facts: try to")
