@@ -14,7 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-MarginName = Literal["min_gain", "forgetting_margin", "capability_margin", "quantization_margin"]
+MarginName = Literal[
+    "min_gain", "forgetting_margin", "capability_margin", "quantization_margin", "champion_margin"
+]
 """The margins a suite may override (``gate.suites.<suite>``)."""
 PolicyMargin = MarginName | Literal["merge_tolerance"]
 """Every policy field a check kind may take its margin from (harness.gates' kind registry)."""
@@ -30,8 +32,17 @@ class SuiteMargins(BaseModel):
     forgetting_margin: float | None = None
     capability_margin: float | None = None
     quantization_margin: float | None = None
+    champion_margin: float | None = None
+    champion_min_gain: float | None = None
 
-    @field_validator("min_gain", "forgetting_margin", "capability_margin", "quantization_margin")
+    @field_validator(
+        "min_gain",
+        "forgetting_margin",
+        "capability_margin",
+        "quantization_margin",
+        "champion_margin",
+        "champion_min_gain",
+    )
     @classmethod
     def _finite_non_negative(cls, v: float | None) -> float | None:
         if v is not None and (math.isnan(v) or math.isinf(v) or v < 0):
@@ -57,6 +68,16 @@ class GatePolicy(BaseModel):
     quantization_margin: float = Field(
         0.03, description="quantization_gap: allowed drop of a quantised variant vs its twin."
     )
+    champion_margin: float = Field(
+        0.05,
+        description="not_worse_than_champion on task suites: allowed drop of the lower bound of "
+        "candidate - champion (general suites use forgetting_margin and capability_margin).",
+    )
+    champion_min_gain: float | None = Field(
+        None,
+        description="not_worse_than_champion on task suites: when set, the lower bound of "
+        "candidate - champion must exceed this gain instead (a new release must be better).",
+    )
     quantized_bases: list[Literal["nf4", "int8"]] = Field(
         default_factory=list,
         description="Also score the base quantised this way and check it against the base.",
@@ -79,6 +100,30 @@ class GatePolicy(BaseModel):
     )
     bootstrap_resamples: int = Field(10_000, ge=1_000, le=1_000_000)
     seed: int = 0
+    require_power: bool = Field(
+        False,
+        description="harness plan / evaluate: exit 2 when the power plan flags a check (it "
+        "would fail a harmless adapter more often than alpha, or misses a drop of its margin).",
+    )
+    plan_discordance: float = Field(
+        0.25,
+        gt=0.0,
+        le=1.0,
+        description="Power plan: assumed share of items whose correctness a candidate changes "
+        "(0.25 for LoRA on the default suites); a stored previous candidate's share is used "
+        "instead where there is one.",
+    )
+    plan_power: float = Field(
+        0.8, gt=0.0, lt=1.0, description="Power plan: chance a detectable drop is caught."
+    )
+
+    def champion_gain(self, suite: str) -> float | None:
+        """The gain a task suite must show over the champion (its own
+        ``gate.suites.<suite>.champion_min_gain``, else the policy's); None: non-inferiority
+        within ``champion_margin`` is enough."""
+        own = self.suites.get(suite)
+        value = own.champion_min_gain if own is not None else None
+        return self.champion_min_gain if value is None else value
 
     def margin(self, name: PolicyMargin, suite: str) -> float:
         """The margin ``name`` for ``suite``: its own override, else the policy's."""
@@ -99,6 +144,7 @@ class GatePolicy(BaseModel):
         "capability_margin",
         "quantization_margin",
         "merge_tolerance",
+        "champion_margin",
     )
     @classmethod
     def _margin_in_unit(cls, v: float) -> float:
@@ -110,3 +156,8 @@ class GatePolicy(BaseModel):
                 "in other units (BLEU 0-100, bits per byte) set gate.suites.<suite>.<margin>"
             )
         return v
+
+    @field_validator("champion_min_gain")
+    @classmethod
+    def _gain_in_unit(cls, v: float | None) -> float | None:
+        return None if v is None else cls._margin_in_unit(v)
