@@ -169,6 +169,62 @@ def validate(
 
 
 @app.command()
+def plan(
+    config: Annotated[Path | None, typer.Argument(help="Experiment YAML to plan.")] = None,
+    require_power: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-power/--no-require-power",
+            help="Exit 2 on a flagged check (default: gate.require_power).",
+        ),
+    ] = None,
+) -> None:
+    """Plan power before scoring: per suite and capability the items, the stored baseline, the
+    drop each check can detect and how often it would fail a harmless adapter.
+
+    Flags a check that would fail a harmless adapter more often than alpha allows (and says
+    how many items or what margin would do); with gate.require_power (or --require-power) a
+    flag exits 2. Reads suite data and the result store; loads no model.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    path = config or _default_experiment()
+    try:
+        exp = load_experiment(path)
+        flagged = print_power_plan(exp, make_console())
+    except ConfigError as exc:
+        print_config_error(exc)
+        raise typer.Exit(2) from exc
+    strict = exp.gate.require_power if require_power is None else require_power
+    if flagged and strict:
+        err.print(
+            _label("underpowered", "bold red", f"{flagged} check(s) flagged (gate.require_power)"),
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+
+
+def print_power_plan(exp: Experiment, console: Console) -> int:
+    """Print ``exp``'s power plan; the number of flagged checks."""
+    from rich.table import Table
+
+    from harness._gate.plan import plan_experiment, plan_lines
+
+    result = plan_experiment(exp)
+    rows, lines = plan_lines(result)
+    table = Table(title=f"Power plan: {exp.name}", title_justify="left")
+    for col in rows[0]:
+        table.add_column(col, overflow="fold")
+    for row in rows[1:]:
+        table.add_row(*(Text(cell) for cell in row))
+    console.print(table)
+    for line in lines:
+        console.print(Text(line), highlight=False, soft_wrap=True)
+    return len(result.plan.flagged)
+
+
+@app.command()
 def train(
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML, e.g. training/qlora.yaml.")],
     base: Annotated[

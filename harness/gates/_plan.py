@@ -266,7 +266,7 @@ def plan_power(
         rate = float(next(it))
         flags: list[str] = []
         if rate > alpha:
-            flags.append(f"fails a harmless adapter {rate:.0%} of the time (alpha {alpha:g})")
+            flags.append(f"fails a harmless adapter {rate:.1%} of the time (alpha {alpha:g})")
         if not math.isnan(r.detectable) and r.detectable > r.margin:
             flags.append(f"catches a drop of {r.margin:.3f} less than {power:.0%} of the time")
         if r.items < 2:

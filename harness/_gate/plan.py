@@ -1,0 +1,230 @@
+"""The power plan of an experiment, before anything is scored (``harness plan``).
+
+Glue: item counts per suite and capability from the suites' task documents (the same
+selection a run scores: ``scoring.limit``, a registry entry's seeded ``limit``), the baseline's
+stored scores where the result store has them (same key a run would use), and the discordance
+of a previous candidate stored for the same suite and settings; the statistics are
+:func:`harness.gates._plan.plan_power`.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness._gate.keys import result_key, store_path
+from harness.config import Experiment, ItemResult, SuiteSpec
+from harness.config._registry_suite import RegistrySuite
+from harness.gates._plan import PlannedSuite, PowerPlan, plan_power
+
+
+@dataclass(frozen=True)
+class ExperimentPlan:
+    plan: PowerPlan
+    notes: list[str]
+
+
+def item_counts(suite: SuiteSpec, exp: Experiment) -> dict[str | None, int]:
+    """Items per capability that a run of ``exp`` scores on ``suite``."""
+    from harness.engine import build_task
+
+    counts: dict[str | None, int] = {}
+    if isinstance(suite, RegistrySuite):
+        from harness.engine._registry_run import selection
+
+        caps = dict(suite.subtasks)
+        for task, _ in selection(suite, exp.scoring):
+            cap = caps.get(task)
+            counts[cap] = counts.get(cap, 0) + 1
+        return counts
+    docs = build_task(suite).eval_docs
+    n = len(docs) if exp.scoring.limit is None else min(exp.scoring.limit, len(docs))
+    for i in range(n):
+        doc = docs[i]
+        cap = suite.capability
+        if suite.capability_field and isinstance(doc, dict):
+            cap = str(doc.get(suite.capability_field, cap))
+        counts[cap] = counts.get(cap, 0) + 1
+    return counts
+
+
+def _base_fingerprint(exp: Experiment) -> str | None:
+    """The base's variant fingerprint, without loading (or converting) any model."""
+    from harness.models import cache_root, fingerprint_files, variant_fingerprint
+
+    if exp.base.model.startswith("builtin:"):
+        from harness.models._builtin import BUILTIN_DIRNAME
+
+        path = cache_root() / "models" / BUILTIN_DIRNAME
+    else:
+        path = Path(exp.base.model)
+    try:
+        files = fingerprint_files(path)
+    except (FileNotFoundError, OSError):
+        return None
+    return variant_fingerprint(files, None, "none", exp.base.dtype)
+
+
+def _by_cap(items: Iterable[ItemResult], metric: str) -> dict[str | None, list[float]]:
+    out: dict[str | None, list[float]] = {None: []}
+    for it in items:
+        v = it.scores.get(metric, math.nan)
+        out[None].append(v)
+        if it.capability:
+            out.setdefault(it.capability, []).append(v)
+    return out
+
+
+def _others(store_file: Path, key: Any) -> list[str]:
+    """Variants other than the base with a complete result set under the same suite,
+    settings and scoring version (read-only: the plan never writes the store)."""
+    con = sqlite3.connect(f"file:{store_file}?mode=ro", uri=True, timeout=10.0)
+    try:
+        rows = con.execute(
+            "SELECT variant FROM result_sets WHERE suite=? AND settings=? AND "
+            "scoring_version=? AND complete=1 AND variant<>?",
+            (key.suite, key.settings, key.scoring_version, key.variant),
+        ).fetchall()
+    finally:
+        con.close()
+    return [str(r[0]) for r in rows]
+
+
+def _stored(
+    exp: Experiment, suite: SuiteSpec, base_fp: str | None
+) -> tuple[dict[str | None, float], dict[str | None, float]]:
+    """Baseline means and the observed discordance per capability (``None``: the suite; the
+    median over the stored candidates, so one odd experiment does not set it), from the
+    result store; empty where it has nothing."""
+    from harness.store import ResultKey, ResultStore
+
+    path = store_path()
+    if base_fp is None or not path.is_file():
+        return {}, {}
+    store = ResultStore(path)
+    key = result_key(exp.scoring, base_fp, suite.fingerprint)
+    base = store.get(key)
+    if not base:
+        return {}, {}
+    metric = suite.metric
+    by_cap = _by_cap(base, metric)
+    baseline = {
+        c: float(sum(v) / len(v)) for c, v in by_cap.items() if v and all(map(math.isfinite, v))
+    }
+    seen: dict[str | None, list[float]] = {}
+    base_by_id = {it.item_id: it.scores.get(metric, math.nan) for it in base}
+    for variant in _others(path, key):
+        other = store.get(ResultKey(variant, key.suite, key.settings, harness.SCORING_VERSION))
+        if not other or {it.item_id for it in other} != base_by_id.keys():
+            continue
+        sq: dict[str | None, list[float]] = {None: []}
+        for it in other:
+            d = (it.scores.get(metric, math.nan) - base_by_id[it.item_id]) ** 2
+            if not math.isfinite(d):
+                continue
+            sq[None].append(d)
+            if it.capability:
+                sq.setdefault(it.capability, []).append(d)
+        for c, v in sq.items():
+            # A candidate identical to the base says nothing about churn: not counted.
+            if v and sum(v) > 0:
+                seen.setdefault(c, []).append(sum(v) / len(v))
+    return baseline, {c: statistics.median(v) for c, v in seen.items()}
+
+
+def plan_experiment(exp: Experiment, *, draws: int = 20_000) -> ExperimentPlan:
+    """The power plan of ``exp`` (item counts from the suites' data; the store, if any)."""
+    notes: list[str] = []
+    base_fp = _base_fingerprint(exp)
+    if base_fp is None:
+        notes.append("base model files not found here: no stored baseline looked up")
+    planned: list[PlannedSuite] = []
+    for suite in exp.suites:
+        baseline, discordance = _stored(exp, suite, base_fp)
+        if not suite.higher_is_better or any(not 0 <= b <= 1 for b in baseline.values()):
+            notes.append(
+                f"{suite.name}: metric {suite.metric} is not a 0-1 score; the plan's "
+                "pass/fail model is a rough guide for it"
+            )
+        if discordance:
+            notes.append(
+                f"{suite.name}: discordance observed on stored candidates (median "
+                f"{discordance.get(None, float('nan')):.3f} overall), used instead of "
+                f"gate.plan_discordance {exp.gate.plan_discordance:g}"
+            )
+        planned.append(
+            PlannedSuite(
+                suite.name,
+                suite.kind,
+                item_counts(suite, exp),
+                baseline=baseline,
+                discordance=discordance,
+            )
+        )
+    plan = plan_power(planned, exp.gate, candidates=len(exp.candidates), draws=draws)
+    return ExperimentPlan(plan, notes)
+
+
+def plan_lines(result: ExperimentPlan) -> tuple[list[list[str]], list[str]]:
+    """The plan as table rows (header first) and the lines said below it."""
+    plan = result.plan
+    head = [
+        "suite / capability",
+        "check",
+        "items",
+        "baseline",
+        "margin",
+        "detectable",
+        "harmless fails (worst)",
+        "flag",
+    ]
+    rows = [head]
+    flags: list[str] = []
+    for r in plan.rows:
+        if r.direction == "no_drop":
+            det = f"drop {r.detectable:.3f}"
+            harmless = f"{r.null_failure:.1%} ({r.null_failure_worst:.1%})"
+        else:
+            det, harmless = f"gain {r.detectable:.3f}", "-"
+        if r.flags:
+            advice = "; ".join(r.flags)
+            if r.items_needed is not None and r.margin_needed is not None:
+                advice += (
+                    f": give it >= {r.items_needed} items or a margin >= {r.margin_needed:.3f}"
+                    " (enough even at Holm's worst case)"
+                )
+            flags.append(f"FLAG {r.where}: {advice}")
+        rows.append(
+            [
+                r.where,
+                r.kind,
+                str(r.items),
+                "-" if r.baseline is None else f"{r.baseline:.3f}",
+                f"{r.margin:.3f}",
+                det,
+                harmless,
+                "FLAG" if r.flags else "ok",
+            ]
+        )
+    sources = sorted({r.discordance_source for r in plan.rows})
+    lines = [
+        f"Holm across {plan.checks} checks at alpha {plan.alpha:g}; a harmless candidate gets "
+        f"NO-GO from the no-drop checks {plan.gate_null_failure:.1%} of the time.",
+        f"detectable: the true drop (gain for improves) caught {plan.power:.0%} of the time at "
+        "the unadjusted alpha (Holm only adds failures: the worst case for detection).",
+        "harmless fails: chance a candidate with no true change fails the check, with Holm "
+        "across the run (worst: ranked first by Holm, alpha / m).",
+        "assumptions: paired pass/fail items; discordance (share of items whose correctness a "
+        f"candidate changes) {' / '.join(sources)}, "
+        f"{min(r.discordance for r in plan.rows):.3f}-{max(r.discordance for r in plan.rows):.3f}"
+        "; baseline score from the store where shown, else 0.5 (the cautious spread).",
+        *result.notes,
+        *flags,
+    ]
+    return rows, lines

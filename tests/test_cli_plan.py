@@ -1,0 +1,100 @@
+"""``harness plan``: power planned before scoring, from the suites' items and the result store;
+``harness validate --no-data``; the result key's few-shot seed and system prompt."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from harness._gate.keys import result_key, store_path
+from harness._gate.plan import item_counts, plan_experiment
+from harness.cli import app
+from harness.config import ItemResult, ScoringSettings, load_experiment
+from harness.models import fingerprint_files, variant_fingerprint
+from harness.store import ResultStore
+from tests.conftest import write_tiny_experiment
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+def test_plan_counts_items_and_flags_small_suites(tiny_experiment: Path) -> None:
+    exp = load_experiment(tiny_experiment)
+    general = next(s for s in exp.suites if s.kind == "general")
+    assert item_counts(general, exp) == {"arithmetic": 20, "factual": 21}
+    code, out = _run("plan", str(tiny_experiment))
+    assert code == 0, out
+    assert re.search(r"general/arithmetic\s+│\s+no_forgetting\s+│\s+20\b", out)
+    assert re.search(r"tickets\s+│\s+improves\s+│\s+30\b", out)
+    # The tiny experiment's margins of 1.0 clear any harmless adapter: nothing flagged.
+    assert "FLAG" not in out
+    assert "Holm across 4 checks" in out
+
+
+def test_require_power_exits_2_with_what_would_do(
+    tmp_path: Path, tiny_model_dir: Path, isolated_env: Path
+) -> None:
+    exp = write_tiny_experiment(
+        tmp_path / "p",
+        tiny_model_dir,
+        gate="gate:\n  forgetting_margin: 0.05\n  capability_margin: 0.12\n  require_power: true\n",
+    )
+    code, out = _run("plan", str(exp))
+    assert code == 2, out
+    assert "FLAG general/arithmetic: fails a harmless adapter" in out
+    assert "give it >=" in out and "items or a margin >=" in out
+    assert "underpowered" in out
+    code, _ = _run("plan", str(exp), "--no-require-power")
+    assert code == 0
+
+
+def test_plan_reads_the_stored_baseline_and_observed_discordance(tiny_experiment: Path) -> None:
+    exp = load_experiment(tiny_experiment)
+    general = next(s for s in exp.suites if s.kind == "general")
+    base_fp = variant_fingerprint(
+        fingerprint_files(Path(exp.base.model)), None, "none", exp.base.dtype
+    )
+    store = ResultStore(store_path())
+    caps = ["arithmetic"] * 20 + ["factual"] * 21
+    base = [ItemResult(f"g-{i}", {"acc": float(i % 2)}, caps[i]) for i in range(41)]
+    # The other candidate changes the answer on items 0..9 (10 of 41: discordance 0.244).
+    cand = [
+        ItemResult(r.item_id, {"acc": 1 - r.scores["acc"] if i < 10 else r.scores["acc"]}, caps[i])
+        for i, r in enumerate(base)
+    ]
+    store.put(result_key(exp.scoring, base_fp, general.fingerprint), base, {})
+    store.put(result_key(exp.scoring, "other-candidate", general.fingerprint), cand, {})
+    plan = plan_experiment(exp, draws=2000).plan
+    row = next(r for r in plan.rows if r.suite == "general" and r.capability is None)
+    assert row.baseline == sum(i % 2 for i in range(41)) / 41
+    assert row.discordance == 10 / 41
+    arith = next(r for r in plan.rows if r.capability == "arithmetic")
+    assert arith.discordance == 10 / 20 and arith.discordance_source == "observed"
+    factual = next(r for r in plan.rows if r.capability == "factual")
+    assert factual.discordance == exp.gate.plan_discordance  # nothing changed there
+    code, out = _run("plan", str(tiny_experiment))
+    assert code == 0 and "discordance observed on stored candidates" in out
+
+
+def test_validate_no_data_reads_no_suite_data(tiny_experiment: Path) -> None:
+    data = tiny_experiment.parent / "suites" / "general" / "test.jsonl"
+    data.write_text("{not json\n")
+    code, out = _run("validate", str(tiny_experiment))
+    assert code == 2, out
+    code, out = _run("validate", str(tiny_experiment), "--no-data")
+    assert code == 0, out
+    assert "(data not read)" in out
+
+
+def test_result_key_settings_change_only_away_from_defaults() -> None:
+    default = result_key(ScoringSettings(), "v", "s")
+    # The key the embedded default experiment has used all along (its stored results).
+    assert default.settings == "3a455a0f5d7bcc4dd27e9bab5807fcb2"
+    assert result_key(ScoringSettings(fewshot_seed=1234), "v", "s") == default
+    seeded = result_key(ScoringSettings(fewshot_seed=7), "v", "s")
+    prompted = result_key(ScoringSettings(system_instruction="Be brief."), "v", "s")
+    assert len({default.settings, seeded.settings, prompted.settings}) == 3
