@@ -68,6 +68,7 @@ def evaluate(
     ] = False,
 ) -> None:
     """Run the release gate: baseline, candidates, checks, MLflow, reports. Exit 0 GO, 1 NO-GO."""
+    from harness._signals import Terminated, sigterm_as_interrupt
     from harness.pipeline import EXIT_CONFIG, EXIT_ERROR, run_gate
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -78,14 +79,16 @@ def evaluate(
     path = config or _default_experiment()
     console = make_console()
     try:
-        exp = load_experiment(path)
-        _print_notes(console, exp)
-        result = run_gate(exp, console=console, retrain=retrain)
+        with sigterm_as_interrupt():  # SIGTERM unwinds like Ctrl-C (see harness._signals)
+            exp = load_experiment(path)
+            _print_notes(console, exp)
+            result = run_gate(exp, console=console, retrain=retrain)
     except ConfigError as exc:
         print_config_error(exc)
         raise typer.Exit(EXIT_CONFIG) from exc
-    except KeyboardInterrupt:
-        err.print("[bold red]interrupted[/]: no verdict")
+    except KeyboardInterrupt as exc:
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        err.print(f"[bold red]{what}[/]: no verdict; scored batches are kept, run again to resume")
         raise typer.Exit(EXIT_ERROR) from None
     except Exception as exc:
         err.print_exception(max_frames=8)

@@ -3,8 +3,8 @@
 A gate run is a parent run tagged with its verdict; each variant is a child run with its
 training parameters, loss curve, per-suite metrics, per-item tables and (for a candidate) its
 adapter, which is also registered as a model version. A run that dies is never left RUNNING:
-the context manager ends it FAILED (or KILLED on Ctrl-C), and every new gate run first ends
-runs whose process is gone.
+the context manager ends it FAILED (or KILLED on Ctrl-C and SIGTERM), and every new gate run
+first ends the runs of any experiment of the store whose process is gone (SIGKILL).
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ DEFAULT_ADAPTER_MAX_MB = 200.0
 RUN_KIND_TAG = "harness.run_kind"
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 TRAINING_KIND = "custom_model_development"
-"""MLflow 3's UI opens an experiment without this tag in its GenAI (traces/evaluation) view;
-this value opens the model-training view (runs table, compare, metric charts), where a LoRA
-vs QLoRA comparison of child runs is read."""
+"""Records that a gate experiment is model training (runs, compare, metric charts), not GenAI
+traces. UIs that pick the view per experiment read this tag; MLflow 3.17's own UI picks it from
+its "GenAI / Model training" switch (remembered per browser) or ``?workflowType=machine_learning``
+in the URL (docs/mlflow.md shows both)."""
 
 
 def tracking_uri() -> str:
@@ -77,11 +78,20 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _end_orphans(client: Any, experiment_id: str) -> int:
-    """End RUNNING runs of this host whose process no longer exists; return how many."""
+def _end_orphans(client: Any) -> int:
+    """End RUNNING runs of this host whose process no longer exists; return how many.
+
+    Every experiment of the store, not only the one about to run: a SIGKILLed run of another
+    experiment would otherwise show "running" until that experiment happened to run again.
+    """
     host = socket.gethostname()
+    ids = [e.experiment_id for e in client.search_experiments()]
+    if not ids:
+        return 0
     runs = client.search_runs(
-        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=200
+        ids,
+        filter_string=f"attributes.status = 'RUNNING' and tags.`harness.host` = '{host}'",
+        max_results=1000,
     )
     ended = 0
     for run in runs:
@@ -285,7 +295,7 @@ def gate_run(experiment: str, run_name: str) -> Iterator[GateRunLog]:
             MlflowClient(uri).set_experiment_tag(
                 exp.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND
             )
-        _end_orphans(MlflowClient(uri), exp.experiment_id)
+        _end_orphans(MlflowClient(uri))
     run = mlflow.start_run(run_name=run_name)
     mlflow.set_tags(
         {
