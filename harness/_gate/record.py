@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from harness.config import Experiment, ItemResult, SuiteSpec
+from harness.config._registry_suite import RegistrySuite
 from harness.gates import Check, GateOutcome, find_check_kind
 from harness.report import (
     CheckKindInfo,
@@ -63,11 +64,38 @@ def _mean(items: list[ItemResult], metric: str) -> float:
     return sum(vals) / len(vals) if vals else math.nan
 
 
+def _lm_eval_view(
+    suite: SuiteSpec, results: Mapping[str, Mapping[str, list[ItemResult]]]
+) -> tuple[dict[str, dict[str, float]], int | None]:
+    """A registry suite's lm-eval aggregate per variant (its top task or group) and its
+    few-shot count; nothing for a task-YAML suite."""
+    if not isinstance(suite, RegistrySuite) or suite.entry is None or suite.state is None:
+        return {}, None
+    from harness.engine import lm_eval_aggregate
+
+    agg: dict[str, dict[str, float]] = {}
+    for variant, r in results.items():
+        out = lm_eval_aggregate(suite, r[suite.name])
+        top = out.get(suite.entry.lm_eval) or (next(iter(out.values())) if len(out) == 1 else {})
+        agg[variant] = {
+            k: float(v)
+            for k, v in top.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and k != "sample_len"
+        }
+    shots = {cfg.get("num_fewshot") for cfg in getattr(suite.state, "configs", {}).values()}
+    fewshot = suite.entry.num_fewshot
+    if fewshot is None and len(shots) == 1:
+        fewshot = next(iter(shots)) or 0
+    return agg, fewshot
+
+
 def suite_record(
     suite: SuiteSpec, results: Mapping[str, Mapping[str, list[ItemResult]]]
 ) -> SuiteRecord:
-    """A suite with every variant's mean score (and per capability, for a general suite)."""
+    """A suite with every variant's mean score (and per capability, for a general suite;
+    beside them lm-eval's own aggregate, for a registry suite)."""
     scores = {v: _mean(r[suite.name], suite.metric) for v, r in results.items()}
+    agg, fewshot = _lm_eval_view(suite, results)
     caps: dict[str, dict[str, float]] = {}
     if suite.kind == "general":
         for v, r in results.items():
@@ -89,6 +117,7 @@ def suite_record(
         path=str(suite.path),
         scores=plain(scores),
         capabilities=plain(caps),
+        **({"lm_eval_aggregate": plain(agg), "num_fewshot": fewshot} if agg else {}),
     )
 
 
@@ -133,6 +162,7 @@ def gate_summary(
         variants=variants,
         suites=suites,
         policy=exp.gate.model_dump(),
+        scoring=plain(exp.scoring.model_dump()),
         mlflow_run_id=mlflow_run_id,
         mlflow_tracking_uri=mlflow_tracking_uri,
         provenance=plain(provenance),

@@ -62,6 +62,8 @@ class Scorer:
         key = result_key(self.exp.scoring, fingerprint, suite.fingerprint)
         prov = {
             **self.provenance,
+            # A registry suite's task, datasets and their resolved revisions.
+            **getattr(suite, "provenance", {}),
             "variant": variant,
             "suite": suite.name,
             "suite_version": suite.version,

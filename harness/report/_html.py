@@ -28,6 +28,8 @@ from harness.report._format import (
     verdict_mark,
 )
 from harness.report._model import ReportView, Summary, build_view
+from harness.report._scoring import lm_eval_rows, scoring_facts
+from harness.report._summary import as_summary
 from harness.report._svg import (
     BASELINE_COLOR,
     Bar,
@@ -197,4 +199,12 @@ def render_html(summary: Summary) -> str:
         costs=_cost_figures(cmp),
         memory_estimate=_memory_figure(cmp),
     )
-    return _environment().get_template(TEMPLATE).render(view=view, cmp=cmp, figures=figures)
+    raw = as_summary(summary)
+    template = _environment().get_template(TEMPLATE)
+    return template.render(
+        view=view,
+        cmp=cmp,
+        figures=figures,
+        scoring=scoring_facts(raw),
+        lm_eval_rows=lm_eval_rows(raw),
+    )

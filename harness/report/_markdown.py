@@ -31,6 +31,8 @@ from harness.report._format import (
     verdict_mark,
 )
 from harness.report._model import CheckView, ReportView, Summary, build_view
+from harness.report._scoring import lm_eval_rows, scoring_facts
+from harness.report._summary import as_summary
 
 UI_HINT = "Open the MLflow UI with `nox -s ui` (then browse to the run id above)."
 
@@ -446,6 +448,25 @@ def _mlflow(view: ReportView) -> list[str]:
     ]
 
 
+def _scoring(summary: Summary) -> list[str]:
+    """Scoring settings, and lm-eval's own aggregate beside the harness's (registry suites)."""
+    s = as_summary(summary)
+    facts = scoring_facts(s)
+    if not facts:
+        return []
+    lines = ["## Scoring settings", "", *(f"- **{k}:** {md_text(v)}" for k, v in facts), ""]
+    rows = lm_eval_rows(s)
+    if rows:
+        lines += ["lm-eval's own aggregate (its weighting) beside the harness's mean:", ""]
+        lines += _table(
+            ["Suite", "Variant", "Harness", "lm-eval"],
+            [[md_text(r.suite), md_text(r.variant), r.harness, md_text(r.lm_eval)] for r in rows],
+            "llrl",
+        )
+        lines.append("")
+    return lines
+
+
 def render_markdown(summary: Summary) -> str:
     """Render the full human report (``report.md``): verdict and reasons first."""
     view = build_view(summary)
@@ -456,6 +477,7 @@ def render_markdown(summary: Summary) -> str:
         *_comparison(view, cmp),
         *_checks(view),
         *_suites(view),
+        *_scoring(summary),
         *_capabilities(view),
         *_training(view),
         *_samples(view),

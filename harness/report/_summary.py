@@ -191,6 +191,14 @@ class SuiteRecord(_Record):
     capabilities: dict[str, dict[str, NaNFloat]] = Field(
         default_factory=dict, description="capability -> variant -> mean metric"
     )
+    lm_eval_aggregate: dict[str, dict[str, NaNFloat]] = Field(
+        default_factory=dict,
+        description="registry suites: variant -> lm-eval's own aggregate of the task or group "
+        "(weighted as lm-eval weights it; keys as lm-eval's, e.g. `acc,none`)",
+    )
+    num_fewshot: int | None = Field(
+        None, description="registry suites: few-shot examples per prompt (null: not one value)"
+    )
 
 
 class SamplePrediction(_Record):
@@ -271,6 +279,11 @@ class GateSummary(_Record):
     suites: list[SuiteRecord]
     policy: dict[str, Any] = Field(
         default_factory=dict, description="the gate policy as configured (`gate:`)"
+    )
+    scoring: dict[str, Scalar] = Field(
+        default_factory=dict,
+        description="the scoring settings (`scoring:`): chat template, few-shot seed, system "
+        "prompt, limit, batch size; the same for every variant of the run",
     )
     mlflow_run_id: str | None
     mlflow_tracking_uri: str | None
