@@ -9,7 +9,12 @@ from lm_eval.api.model import TemplateLM
 from tqdm.auto import tqdm
 
 from harness.engine._parallel import process_state, score_data_parallel
-from harness.engine._prompt_learning import PlainScorer, greedy_generate, is_prompt_learning
+from harness.engine._prompt_learning import (
+    PlainScorer,
+    greedy_generate,
+    is_prompt_learning,
+    nonfinite_rows,
+)
 from harness.engine._scorer import SharedContextScorer, TokenRequest, gc_paused
 
 
@@ -341,6 +346,7 @@ class HarnessLM(TemplateLM):
                 if not kwargs["do_sample"] and kwargs.get("temperature", 0.0) == 0.0:
                     kwargs.pop("temperature", None)
                 max_length = kwargs.pop("max_length", ids.shape[1] + max_gen_toks)
+                bad = [False] * len(contexts)
                 if is_prompt_learning(self.model):  # peft's generate misapplies them
                     rows = greedy_generate(
                         self.model,
@@ -352,6 +358,7 @@ class HarnessLM(TemplateLM):
                         self._pad_id,
                         self.eot_token_id,
                         kwargs,
+                        nonfinite=bad,
                     )
                 else:
                     watch = _FiniteWatch(ids.shape[0], ids.device)
@@ -368,9 +375,10 @@ class HarnessLM(TemplateLM):
                         **kwargs,
                     )
                     rows = out[:, ids.shape[1] :].tolist()
-                    self.nonfinite_contexts.update(
-                        c for c, bad in zip(contexts, watch.bad.tolist(), strict=True) if bad
-                    )
+                    bad = watch.bad.tolist()
+                self.nonfinite_contexts.update(
+                    c for c, flag in zip(contexts, bad, strict=True) if flag
+                )
                 for row in rows:
                     text = tok.decode(row, skip_special_tokens=True)
                     res.append(postprocess_generated_text(text, until, None))
@@ -393,8 +401,7 @@ class _FiniteWatch:
         self.bad = torch.zeros(rows, dtype=torch.bool, device=device)
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        nan_or_inf = torch.isnan(scores).any(dim=-1) | torch.isposinf(scores).any(dim=-1)
-        self.bad |= nan_or_inf | torch.isneginf(scores).all(dim=-1)
+        self.bad |= nonfinite_rows(scores)
         return scores
 
     def as_list(self) -> Any:

@@ -134,6 +134,7 @@ def greedy_generate(
     pad_id: int,
     eos_id: int | None,
     gen_kwargs: dict[str, Any] | None = None,
+    nonfinite: list[bool] | None = None,
 ) -> list[list[int]]:
     """Greedy new tokens per row, every step a full right-padded forward of ``model``.
 
@@ -146,7 +147,8 @@ def greedy_generate(
     in the generated length), each row right-padded so its positions are its own.
     ``ids``/``mask`` are the left-padded batch lm-eval's helpers built; a row finishes on
     ``eos_id`` or once its decoded new text holds a stop string of ``until`` (the caller cuts
-    the text there, as lm-eval does). Only greedy decoding is supported.
+    the text there, as lm-eval does). Only greedy decoding is supported. ``nonfinite`` (one
+    flag per row) is set for rows whose logits were ever non-finite (see ``nonfinite_rows``).
     """
     extra = {k: v for k, v in (gen_kwargs or {}).items() if k not in _GREEDY_IGNORES}
     if (gen_kwargs or {}).get("do_sample") or extra:
@@ -174,7 +176,11 @@ def greedy_generate(
         logits = model(input_ids=batch.to(device), attention_mask=att.to(device)).logits
         last = torch.tensor([len(s) - 1 for s in seqs], device=logits.device)
         rows = torch.arange(len(seqs), device=logits.device)
-        picked = logits[:, -width:][rows, last].argmax(dim=-1).tolist()
+        step = logits[:, -width:][rows, last]
+        picked = step.argmax(dim=-1).tolist()
+        if nonfinite is not None:
+            for i, bad in zip(live, nonfinite_rows(step).tolist(), strict=True):
+                nonfinite[i] = nonfinite[i] or bool(bad)
         for i, t in zip(live, picked, strict=True):
             new[i].append(int(t))
         live = [
@@ -183,3 +189,16 @@ def greedy_generate(
             if new[i][-1] != eos_id and not any(u in tokenizer.decode(new[i]) for u in until)
         ]
     return new
+
+
+def nonfinite_rows(scores: torch.Tensor) -> torch.Tensor:
+    """Per row of next-token logits [rows, vocab]: any NaN or +inf, or every logit -inf.
+
+    -inf alone is legitimate (generation's own processors mask tokens with it); a row with no
+    finite logit has no answer, and greedy argmax over NaN emits token 0 as if it had one.
+    """
+    return (
+        torch.isnan(scores).any(dim=-1)
+        | torch.isposinf(scores).any(dim=-1)
+        | (torch.isneginf(scores).all(dim=-1))
+    )

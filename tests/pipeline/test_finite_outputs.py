@@ -111,3 +111,53 @@ def test_nonfinite_adapter_is_no_go_with_finite_outputs_first(
     # The flag survives the store: the same run again reads every item from it.
     again = run_gate(load_experiment(exp.source), console=Console(quiet=True))
     assert again.outcome.reasons[0] == first
+
+
+def _nan_model(model_dir: Path, prompt_tuning: bool) -> Any:
+    """The tiny llama with NaN in it: a NaN LoRA-free q_proj weight, or (``prompt_tuning``) a
+    prompt-tuning adapter whose virtual tokens are NaN (it generates on the plain-forward path)."""
+    import torch
+    from peft import PromptTuningConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    with torch.no_grad():
+        if not prompt_tuning:
+            model.model.layers[0].self_attn.q_proj.weight.fill_(math.nan)
+            return model
+        pm = get_peft_model(model, PromptTuningConfig(num_virtual_tokens=3, task_type="CAUSAL_LM"))
+        for p in pm.prompt_encoder.parameters():
+            p.fill_(math.nan)
+        return pm.eval()
+
+
+@pytest.mark.parametrize("prompt_tuning", [False, True], ids=["generate", "prompt-tuning"])
+def test_generation_from_nan_logits_is_no_prediction(
+    prompt_tuning: bool, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Greedy decoding over NaN logits emits token 0 as if it were an answer; both generation
+    paths (transformers' generate, the prompt-learning loop) record the item instead."""
+    from transformers import AutoTokenizer
+
+    from harness.config import ScoringSettings, load_suite
+    from harness.engine import HarnessLM, run_suite
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    lm = HarnessLM(_nan_model(tiny_model_dir, prompt_tuning), tok, 4, show_progress=False)
+    items = run_suite(lm, load_suite(write_generation(tmp_path)), ScoringSettings())
+    assert items and all(it.nonfinite == "generation logits" for it in items)
+    assert all(it.prediction is None for it in items)
+    assert all(math.isnan(v) for it in items for v in it.scores.values())
+
+
+def test_nonfinite_rows_tells_masked_tokens_from_no_answer() -> None:
+    import torch
+
+    from harness.engine._prompt_learning import nonfinite_rows
+
+    inf = math.inf
+    scores = torch.tensor(
+        [[0.0, -inf, 1.0], [math.nan, 0.0, 0.0], [inf, 0.0, 0.0], [-inf, -inf, -inf]]
+    )
+    assert nonfinite_rows(scores).tolist() == [False, True, True, True]
