@@ -25,7 +25,7 @@ def _run(*args: str) -> tuple[int, str]:
 def test_plan_counts_items_and_flags_small_suites(tiny_experiment: Path) -> None:
     exp = load_experiment(tiny_experiment)
     general = next(s for s in exp.suites if s.kind == "general")
-    assert item_counts(general, exp) == {"arithmetic": 20, "factual": 21}
+    assert item_counts(general, exp.scoring) == {"arithmetic": 20, "factual": 21}
     code, out = _run("plan", str(tiny_experiment))
     assert code == 0, out
     assert re.search(r"general/arithmetic\s+│\s+no_forgetting\s+│\s+20\b", out)

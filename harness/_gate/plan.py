@@ -19,7 +19,7 @@ from typing import Any
 
 import harness
 from harness._gate.keys import result_key, store_path
-from harness.config import Experiment, ItemResult, SuiteSpec
+from harness.config import Experiment, ItemResult, ScoringSettings, SuiteSpec
 from harness.config._registry_suite import RegistrySuite
 from harness.gates._plan import PlannedSuite, PowerPlan, plan_power
 
@@ -30,8 +30,8 @@ class ExperimentPlan:
     notes: list[str]
 
 
-def item_counts(suite: SuiteSpec, exp: Experiment) -> dict[str | None, int]:
-    """Items per capability that a run of ``exp`` scores on ``suite``."""
+def item_counts(suite: SuiteSpec, scoring: ScoringSettings) -> dict[str | None, int]:
+    """Items per capability that a run with these scoring settings scores on ``suite``."""
     from harness.engine import build_task
 
     counts: dict[str | None, int] = {}
@@ -39,12 +39,12 @@ def item_counts(suite: SuiteSpec, exp: Experiment) -> dict[str | None, int]:
         from harness.engine._registry_run import selection
 
         caps = dict(suite.subtasks)
-        for task, _ in selection(suite, exp.scoring):
+        for task, _ in selection(suite, scoring):
             cap = caps.get(task)
             counts[cap] = counts.get(cap, 0) + 1
         return counts
     docs = build_task(suite).eval_docs
-    n = len(docs) if exp.scoring.limit is None else min(exp.scoring.limit, len(docs))
+    n = len(docs) if scoring.limit is None else min(scoring.limit, len(docs))
     for i in range(n):
         doc = docs[i]
         cap = suite.capability
@@ -162,7 +162,7 @@ def plan_experiment(exp: Experiment, *, draws: int = 20_000) -> ExperimentPlan:
             PlannedSuite(
                 suite.name,
                 suite.kind,
-                item_counts(suite, exp),
+                item_counts(suite, exp.scoring),
                 baseline=baseline,
                 discordance=discordance,
             )
