@@ -82,6 +82,15 @@ def evaluate(
         with sigterm_as_interrupt():  # SIGTERM unwinds like Ctrl-C (see harness._signals)
             exp = load_experiment(path)
             _print_notes(console, exp)
+            if exp.gate.require_power and print_power_plan(exp, console):
+                raise ConfigError(
+                    exp.source,
+                    "gate.require_power",
+                    "the power plan above flags checks that would fail a harmless adapter "
+                    "more often than alpha allows; nothing was scored",
+                    "give the flagged suites the items or margins the plan names, or set "
+                    "gate.require_power: false",
+                )
             result = run_gate(exp, console=console, retrain=retrain)
     except ConfigError as exc:
         print_config_error(exc)
@@ -139,11 +148,7 @@ def validate(
         exp = load_experiment(path, check_data=not no_data)
         from harness.engine import build_task
 
-        n_items = (
-            None
-            if no_data
-            else sum(len(build_task(suite).eval_docs) for suite in exp.suites)
-        )
+        n_items = None if no_data else sum(len(build_task(suite).eval_docs) for suite in exp.suites)
     except ConfigError as exc:
         print_config_error(exc)
         raise typer.Exit(2) from exc

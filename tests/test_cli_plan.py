@@ -50,6 +50,11 @@ def test_require_power_exits_2_with_what_would_do(
     assert "underpowered" in out
     code, _ = _run("plan", str(exp), "--no-require-power")
     assert code == 0
+    # harness evaluate refuses the same experiment before loading a model or scoring.
+    code, out = _run("evaluate", str(exp))
+    assert code == 2, out
+    assert "gate.require_power" in out and "nothing was scored" in out
+    assert not (tmp_path / "store.sqlite").exists()
 
 
 def test_plan_reads_the_stored_baseline_and_observed_discordance(tiny_experiment: Path) -> None:
