@@ -161,9 +161,13 @@ class Selection:
     passed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Failed checks of comparison arms (xfail): shown, not part of the verdict.
+    comparison: list[str] = field(default_factory=list)
 
     def add(self, name: str, outcome: str) -> None:
-        {"passed": self.passed, "failed": self.failed, "error": self.errors}[outcome].append(name)
+        outcomes = {"passed": self.passed, "failed": self.failed, "error": self.errors}
+        outcomes["comparison"] = self.comparison
+        outcomes[outcome].append(name)
 
     @property
     def ran(self) -> int:
@@ -195,10 +199,18 @@ def summary_lines(
             else f"all {n_checks_selected} selected checks passed "
             f"({total - n_checks_selected} of {total} deselected)"
         )
+        if selection.comparison:
+            n = n_checks_selected - len(selection.comparison)
+            scope = f"all {n} deciding checks passed; {len(selection.comparison)} checks of "
+            scope += "comparison arms failed (below; they do not decide)"
         lines.append(f"  - {scope}" + (f", and {custom} custom gates" if custom else ""))
     for name in selection.failed:
         check = checks.get(name)
         lines.append(f"  - {name}: {check.reason if check else 'custom gate failed'}")
+    for name in selection.comparison:
+        check = checks.get(name)
+        reason = check.reason if check else "failed"
+        lines.append(f"  - comparison arm, does not decide: {name}: {reason}")
     lines += [f"  - error (could not decide): {name}" for name in selection.errors]
     for g in gates:
         run_dir = g.result.run_dir

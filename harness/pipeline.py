@@ -168,6 +168,7 @@ class GatePipeline:
             candidates=[c.name for c in self.exp.candidates],
             pairs=v.pairs,
             merged=v.merged,
+            comparison=self.exp.comparison_variants(),
         )
         checks = self.steps.run("Deciding", lambda: evaluate(evidence))
         outcome = decide(checks)

@@ -103,6 +103,8 @@ def _log_variant(
         {
             "adapter": v.adapter,
             "fingerprint": v.fingerprint,
+            "decides": v.decides,  # false: a comparison arm, reported but not deciding
+            **({"execution": v.execution} if v.execution else {}),
             **{f"train.{k}": tr[k] for k in TRAIN_PARAMS if k in tr},
             **recipe_params(exp.recipes.get(v.name)),
         },
@@ -138,11 +140,14 @@ def log_variants(
     for v in variants[1:]:
         child_id = _log_variant(mlf, exp, v, suites, checks, results)
         if v.role == "candidate" and v.adapter:
+            # A comparison arm's version records the run's verdict but never says "GO": only
+            # a GO version moves the `champion` alias, and the arm is not what ships.
             name, version = mlf.register_adapter(
                 v.name,
                 child_id,
-                verdict,
+                verdict if v.decides else f"{verdict} (comparison arm, not released)",
                 {
+                    "harness.role": "release" if v.decides else "comparison",
                     "harness.gate_run_id": run_id,
                     "harness.variant_fingerprint": str(v.fingerprint),
                     "harness.base_fingerprint": base_fingerprint,

@@ -27,6 +27,8 @@ class ModelPool:
     def __init__(self, spec: BaseSpec, base: LoadedBase, steps: Steps) -> None:
         self.spec, self.base, self.steps = spec, base, steps
         self._models: dict[Key, Any] = {("none", None): base.model}
+        # quantisation -> how its layers run (harness.models._nf4_cpu's EXECUTION_* names)
+        self.executions: dict[str, str] = {}
 
     def model(self, quant: str, peft_type: str | None = None) -> Any:
         """The model that serves ``quant`` with adapters of ``peft_type`` (None: bare base)."""
@@ -46,13 +48,39 @@ class ModelPool:
         else:
             self._models[key] = self.steps.run(
                 f"Loading base quantised ({quant}, bitsandbytes)",
-                lambda: (
+                lambda: self._quantized(
                     load_quantized_base(
                         spec, quant, base.tokenizer, fingerprint=base.fingerprint
-                    ).model
+                    ).model,
+                    quant,
                 ),
             )
         return self._models[key]
+
+    def execution(self, quant: str) -> str | None:
+        """How the base quantised ``quant`` runs in this pool (None: not quantised/loaded)."""
+        return self.executions.get(quant)
+
+    def _quantized(self, model: Any, quant: str) -> Any:
+        """On CPU an NF4 base runs from its NF4 values dequantized once (the arithmetic of
+        bitsandbytes' CPU path, without dequantizing on every forward); on CUDA, or with
+        ``HARNESS_NF4_EXECUTION=bitsandbytes``, the real 4-bit layers stay."""
+        from harness.models._nf4_cpu import (
+            EXECUTION_BNB,
+            EXECUTION_DEQUANTIZED,
+            cpu_execution,
+            dequantize_4bit_layers,
+        )
+
+        if quant != "nf4":
+            self.executions[quant] = "bitsandbytes-8bit"
+            return model
+        device = next(model.parameters()).device.type
+        execution = cpu_execution(device)
+        if execution == EXECUTION_DEQUANTIZED and dequantize_4bit_layers(model) == 0:
+            execution = EXECUTION_BNB  # nothing 4-bit to replace: say what really ran
+        self.executions[quant] = execution
+        return model
 
     def attach(self, quant: str, adapter_dir: Path, name: str) -> Any:
         """Attach the adapter in ``adapter_dir`` as ``name`` to the model serving its type;

@@ -71,7 +71,11 @@ class Variants:
 
     def _fingerprint(self, adapter_fp: str | None, quant: str, merged: bool = False) -> str:
         b = self.base
-        return variant_fingerprint(b.fingerprint, adapter_fp, quant, b.dtype, merged=merged)
+        # Scores of the dequantized CPU execution are kept apart from the real 4-bit layers'
+        # (bitsandbytes' packed inference kernel rounds differently): call after the load.
+        execution = self.pool.execution(quant)
+        q = f"{quant}+{execution}" if execution == "nf4-dequantized-once" else quant
+        return variant_fingerprint(b.fingerprint, adapter_fp, q, b.dtype, merged=merged)
 
     def add(self, record: VariantRecord, results: VariantResults) -> None:
         self.records.append(record)
@@ -79,13 +83,20 @@ class Variants:
 
     def quantized_base(self, quant: str) -> None:
         """The base itself quantised ``quant`` (``base-nf4``), gated against the base."""
+        model = self.pool.model(quant)
         name, fp = f"base-{quant}", self._fingerprint(None, quant)
-        results = self.scorer.score(self.pool.model(quant), name, fp)
+        results = self.scorer.score(model, name, fp)
         self.pairs.append((name, "base"))
-        self.add(
-            variant_record(name, "quantized_base", fp, quantization=quant, dtype=self.base.dtype),
-            results,
+        record = variant_record(
+            name,
+            "quantized_base",
+            fp,
+            quantization=quant,
+            dtype=self.base.dtype,
+            decides=name not in self.exp.comparison_variants(),
+            execution=self.pool.execution(quant),
         )
+        self.add(record, results)
 
     def candidate(self, cand: CandidateSpec) -> None:
         """Train (or reuse) or load the candidate's adapter, attach it, score it."""
@@ -108,6 +119,8 @@ class Variants:
             dtype=self.base.dtype,
             adapter=str(adapter_dir),
             training=training,
+            decides=cand.role == "release",
+            execution=self.pool.execution(quant),
         )
         self.add(record, results)
 

@@ -57,6 +57,12 @@ class CandidateSpec(BaseModel):
         description="Another candidate to check this one against with quantization_gap "
         "(e.g. a QLoRA candidate against its LoRA twin).",
     )
+    role: Literal["release", "comparison"] = Field(
+        "release",
+        description="'release': its checks decide the verdict and exit code; 'comparison': "
+        "scored, checked and reported beside the release candidates, but its checks do not "
+        "decide (e.g. a QLoRA arm on a base where NF4 costs a few points).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> CandidateSpec:
@@ -106,6 +112,20 @@ class Experiment(BaseModel):
     reports_dir: Path
     notes: tuple[str, ...] = ()
     """Accepted oddities worth a line of output (e.g. an adapter recorded for another base)."""
+
+    def comparison_variants(self) -> frozenset[str]:
+        """The variants whose checks do not decide the verdict (comparison arms).
+
+        Candidates with ``role: comparison``, and each quantised base of
+        ``gate.quantized_bases`` (``base-nf4``) unless a release candidate is served on that
+        quantisation: the NF4 base's loss matters for the release only when what ships runs
+        on it; otherwise it is evidence about quantisation, shown but not deciding.
+        """
+        release = [c for c in self.candidates if c.role == "release"]
+        served = {c.quantization for c in release}
+        arms = {c.name for c in self.candidates if c.role == "comparison"}
+        arms |= {f"base-{q}" for q in self.gate.quantized_bases if q not in served}
+        return frozenset(arms)
 
 
 def _resolve(root: Path, p: Path, file: Path, field: str) -> Path:
@@ -256,6 +276,13 @@ def load_experiment(path: Path, *, check_data: bool = True) -> Experiment:
                 f"'{c.compare_to}' is not another candidate of this experiment",
                 f"use one of {sorted(cand_names - {c.name})}",
             )
+    if not any(c.role == "release" for c in candidates):
+        raise ConfigError(
+            path,
+            "candidates",
+            "every candidate has role: comparison, so no check would decide the verdict",
+            "give the candidate you mean to ship role: release (the default)",
+        )
     reports_dir = _resolve(root, exp.reports_dir, path, "reports_dir")
     check_reports_dir(reports_dir, path)
     return Experiment(

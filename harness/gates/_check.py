@@ -28,6 +28,8 @@ class Check:
     p_value: float | None = None
     p_adjusted: float | None = None
     mcnemar: dict[str, float] | None = None
+    # False for a comparison arm's check: scored and reported, but not part of the verdict.
+    decides: bool = True
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

@@ -54,6 +54,8 @@ class Evidence:
     pairs: Sequence[tuple[str, str]] = ()  # (variant, reference): quantised vs unquantised twin
     merged: Mapping[str, VariantResults] = field(default_factory=dict)  # candidate -> merged
     baseline: str = "base"
+    # Comparison arms: their checks are computed and reported but do not decide the verdict.
+    comparison: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

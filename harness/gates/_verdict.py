@@ -8,7 +8,7 @@ the failures into the verdict's reasons.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness.config import GatePolicy, ItemResult, SuiteSpec
 from harness.gates._check import Check
@@ -55,7 +55,15 @@ def evaluate(ev: Evidence) -> list[Check]:
         for suite in ev.suites:
             for kind in check_kinds("merged"):
                 run(kind, Subject(variant, variant, suite))
-    return apply_holm(checks, ev.policy.alpha)
+    if not ev.comparison:
+        return apply_holm(checks, ev.policy.alpha)
+    # Two Holm families: the release checks are corrected among themselves, so a release
+    # candidate gets the verdict it would get without comparison arms beside it.
+    arm = [c.variant in ev.comparison for c in checks]
+    alpha = ev.policy.alpha
+    deciding = iter(apply_holm([c for c in checks if c.variant not in ev.comparison], alpha))
+    compared = iter(apply_holm([c for c in checks if c.variant in ev.comparison], alpha))
+    return [replace(next(compared), decides=False) if a else next(deciding) for a in arm]
 
 
 def build_checks(
@@ -86,16 +94,21 @@ def build_checks(
 
 
 def decide(checks: list[Check]) -> GateOutcome:
-    """GO only if every check passed; the reasons name each failure and what to try.
+    """GO only if every deciding check passed; the reasons name each failure and what to try.
 
     Failures are listed by their kind's priority (a kind decided first ranks first), then in
-    check order; then each failing kind's remedy, if it has one.
+    check order; then each failing kind's remedy, if it has one. Checks of comparison arms
+    (``decides`` false) do not decide: their failures follow, marked as not deciding.
     """
-    failed = sorted((c for c in checks if not c.passed), key=lambda c: priority_of(c.kind))
-    if not checks:
-        return GateOutcome("NO-GO", checks, ["no checks were run"])
+    deciding = [c for c in checks if c.decides]
+    failed = sorted((c for c in deciding if not c.passed), key=lambda c: priority_of(c.kind))
+    arms = [c for c in checks if not c.decides and not c.passed]
+    noted = [f"comparison arm, does not decide: {c.name}: {c.reason}" for c in arms]
+    if not deciding:
+        return GateOutcome("NO-GO", checks, ["no deciding checks were run", *noted])
     if not failed:
-        return GateOutcome("GO", checks, [f"all {len(checks)} checks passed"])
+        scope = "checks" if len(deciding) == len(checks) else "deciding checks"
+        return GateOutcome("GO", checks, [f"all {len(deciding)} {scope} passed", *noted])
     reasons = [f"{c.name}: {c.reason}" for c in failed]
     for kind in check_kinds():
         mine = [c for c in failed if c.kind == kind.name]
@@ -103,4 +116,4 @@ def decide(checks: list[Check]) -> GateOutcome:
             reasons.append(
                 kind.remedy.format(where=", ".join(c.capability or c.suite for c in mine))
             )
-    return GateOutcome("NO-GO", checks, reasons)
+    return GateOutcome("NO-GO", checks, reasons + noted)

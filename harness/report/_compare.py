@@ -72,6 +72,12 @@ class CandidateSummary:
     quantization: str | None
     checks: tuple[CheckView, ...]
     training: TrainingView | None
+    decides: bool = True  # False: a comparison arm, reported beside the release candidates
+
+    @property
+    def label(self) -> str:
+        """The column heading: the name, marked when it is a comparison arm."""
+        return self.name if self.decides else f"{self.name} (comparison arm)"
 
     @property
     def passed(self) -> bool:
@@ -137,6 +143,7 @@ def build_comparison(view: ReportView) -> ComparisonView:
     if not names:
         names = [v.name for v in view.variants if v.name != view.baseline]
     quant = {v.name: v.quantization for v in view.variants}
+    decides = {v.name: v.decides for v in view.variants}
     training = {t.variant: t for t in view.training}
     candidates = tuple(
         CandidateSummary(
@@ -145,6 +152,7 @@ def build_comparison(view: ReportView) -> ComparisonView:
             quantization=quant.get(name),
             checks=tuple(c for c in view.checks if c.variant == name),
             training=training.get(name),
+            decides=decides.get(name, True),
         )
         for i, name in enumerate(names)
     )

@@ -42,7 +42,10 @@ def render_junit(summary: Summary) -> str:
     """
     view = build_view(summary)
     n_tests = len(view.checks)
-    n_fail = len(view.failed_checks)
+    # A comparison arm's failed check is reported as skipped (as pytest's xfail is): its
+    # numbers stay visible, and CI does not count it as a failure of the release.
+    n_arm = len(view.comparison_failures)
+    n_fail = len(view.failed_checks) - n_arm
     total_s = dict(view.durations).get("total_s")
 
     root = ET.Element(
@@ -57,7 +60,7 @@ def render_junit(summary: Summary) -> str:
             "tests": str(n_tests),
             "failures": str(n_fail),
             "errors": "0",
-            "skipped": "0",
+            "skipped": str(n_arm),
             "timestamp": _clean(view.created_at),
             "time": f"{to_float(total_s) or 0.0:.3f}",
         },
@@ -68,6 +71,8 @@ def render_junit(summary: Summary) -> str:
         ("run_id", view.run_id),
         ("experiment", view.experiment),
         ("mlflow_run_id", view.mlflow_run_id or ""),
+        ("release", ",".join(v.name for v in view.variants if v.role != "baseline" and v.decides)),
+        ("comparison_arms", ",".join(v.name for v in view.variants if not v.decides)),
     ):
         ET.SubElement(props, "property", {"name": name, "value": _clean(value)})
 
@@ -77,7 +82,13 @@ def render_junit(summary: Summary) -> str:
             "testcase",
             {"classname": _clean(check.classname), "name": _clean(check.name), "time": "0"},
         )
-        if not check.passed:
+        role = ET.SubElement(ET.SubElement(case, "properties"), "property")
+        role.attrib.update(name="decides", value=str(check.decides).lower())
+        if check.comparison_failure:
+            skipped = ET.SubElement(case, "skipped")
+            skipped.set("message", _clean(f"comparison arm, not deciding: {check.reason}"))
+            ET.SubElement(case, "system-out").text = _clean(f"{check.reason}\n{_numbers(check)}")
+        elif not check.passed:
             failure = ET.SubElement(
                 case,
                 "failure",

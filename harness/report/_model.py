@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.report._format import to_float
+from harness.report._format import pass_mark, to_float
 from harness.report._samples import SuiteSamplesView, build_samples
 from harness.report._summary import (
     CheckKindInfo,
@@ -80,6 +80,18 @@ class CheckView:
     # How its kind is decided and shown (summary.json's check_kinds).
     direction: str | None = None
     shown_as: frozenset[str] = frozenset()
+    # False: a comparison arm's check, reported but not part of the verdict.
+    decides: bool = True
+
+    @property
+    def comparison_failure(self) -> bool:
+        """Failed, but a comparison arm's: shown plainly, does not decide the verdict."""
+        return not self.passed and not self.decides
+
+    @property
+    def result(self) -> str:
+        """The result cell; a comparison arm's check says it does not decide the verdict."""
+        return pass_mark(self.passed) + ("" if self.decides else " (comparison arm, not deciding)")
 
     @property
     def classname(self) -> str:
@@ -201,6 +213,7 @@ class TrainingView:
     val_loss_curve: tuple[tuple[float, float], ...] = ()
     memory_estimate_mb: tuple[tuple[str, float], ...] = ()
     n_examples: float | None = None
+    execution: str | None = None  # how a 4-bit base ran while training (QLoRA)
 
     @property
     def final_val_loss(self) -> float | None:
@@ -217,6 +230,16 @@ class VariantView:
     adapter: str | None
     quantization: str | None
     dtype: str | None
+    decides: bool = True  # False: a comparison arm (its checks do not decide the verdict)
+    execution: str | None = None  # how a quantised variant ran (bitsandbytes-4bit, ...)
+
+    @property
+    def role_label(self) -> str:
+        """The role as the reports print it: what it is, and whether its checks decide."""
+        what = self.role.replace("_", " ")
+        if self.role == "baseline":
+            return what
+        return f"{what} (comparison arm)" if not self.decides else f"{what} (release)"
 
 
 @dataclass(frozen=True)
@@ -251,6 +274,18 @@ class ReportView:
         return tuple(c for c in self.checks if not c.passed)
 
     @property
+    def comparison_failures(self) -> tuple[CheckView, ...]:
+        """Failed checks of comparison arms (they do not decide the verdict)."""
+        return tuple(c for c in self.checks if c.comparison_failure)
+
+    @property
+    def tally(self) -> str:
+        """The "N passed, M failed" line, and how many failures are comparison arms'."""
+        n_fail, n_arm = len(self.failed_checks), len(self.comparison_failures)
+        arms = f" ({n_arm} of them of comparison arms: reported, not deciding)" if n_arm else ""
+        return f"{len(self.checks) - n_fail} passed, {n_fail} failed{arms}"
+
+    @property
     def general_suites(self) -> tuple[SuiteView, ...]:
         """Suites with per-capability scores (general-ability / forgetting suites)."""
         return tuple(s for s in self.suites if s.capabilities)
@@ -276,6 +311,7 @@ def _check(c: CheckRecord, info: CheckKindInfo) -> CheckView:
         mde=to_float(c.mde),
         direction=info.direction,
         shown_as=frozenset(info.shown_as),
+        decides=c.decides,
     )
 
 
@@ -332,6 +368,7 @@ def _training(name: str, t: TrainingRecord) -> TrainingView:
             if (f := to_float(v)) is not None
         ),
         n_examples=to_float(t.n_examples),
+        execution=t.execution,
     )
 
 
@@ -343,7 +380,16 @@ def build_view(summary: Summary) -> ReportView:
     """
     s: GateSummary = as_summary(summary)
     variants = tuple(
-        VariantView(v.name, v.role, v.fingerprint, v.adapter, v.quantization, v.dtype)
+        VariantView(
+            v.name,
+            v.role,
+            v.fingerprint,
+            v.adapter,
+            v.quantization,
+            v.dtype,
+            decides=v.decides,
+            execution=v.execution,
+        )
         for v in s.variants
     )
     order = [v.name for v in variants]

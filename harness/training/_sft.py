@@ -66,6 +66,9 @@ class TrainResult:
     stopped_early: bool = False
     stop_reason: str | None = None
     data_report: dict[str, Any] = field(default_factory=dict)
+    # How a QLoRA run's 4-bit base ran (harness.models._nf4_cpu: bitsandbytes-4bit, or on CPU
+    # nf4-dequantized-once); None for an unquantised base.
+    execution: str | None = None
     cached: bool = False
 
     @property
@@ -260,6 +263,7 @@ def _train_lora(
     tok = AutoTokenizer.from_pretrained(str(base_dir))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
+    execution: str | None = None
     if recipe.method == "qlora":
         from peft import prepare_model_for_kbit_training
 
@@ -289,6 +293,14 @@ def _train_lora(
             model = prepare_model_for_kbit_training(
                 model, use_gradient_checkpointing=t.gradient_checkpointing
             )
+        # On CPU the NF4 values are dequantized once (the arithmetic of bitsandbytes' CPU
+        # path, without its per-call dequantization); after the fp32 casts, before peft.
+        from harness.models._nf4_cpu import EXECUTION_DEQUANTIZED, cpu_execution
+        from harness.models._nf4_cpu import dequantize_4bit_layers as _dequantize
+
+        execution = cpu_execution(next(model.parameters()).device.type)
+        if execution == EXECUTION_DEQUANTIZED:
+            _dequantize(model)
     else:
         model = AutoModelForCausalLM.from_pretrained(
             str(base_dir), dtype=torch_dtype(t.dtype), use_safetensors=True
@@ -437,6 +449,7 @@ def _train_lora(
             stopped_early=stopped,
             stop_reason=reason,
             data_report=report.to_json(),
+            execution=execution,
         )
         result = replace(result, memory_estimate_mb=memory_estimate)
         # Under FSDP the adapter is sharded: every process takes part in gathering it.
