@@ -70,13 +70,15 @@ class GateSession:
 
 def start(path: Path, *, retrain: bool = False, console: Console | None = None) -> GateSession:
     """Load and validate the experiment, run its gate once. Raises ConfigError for bad input."""
+    from harness._signals import sigterm_as_interrupt
     from harness.config import load_experiment
     from harness.pipeline import run_gate
 
     exp = load_experiment(path)
     for key, value in OFFLINE_DEFAULTS.items():
         os.environ.setdefault(key, value)
-    return GateSession(exp, run_gate(exp, console=console, retrain=retrain))
+    with sigterm_as_interrupt():  # SIGTERM unwinds like Ctrl-C: MLflow run KILLED, exit 3
+        return GateSession(exp, run_gate(exp, console=console, retrain=retrain))
 
 
 def per_item_results(exp: Experiment, result: GateRunResult) -> dict[str, VariantResults]:

@@ -135,7 +135,9 @@ class ExperimentFile(pytest.File):
         except ConfigError as exc:
             state.config_error = True
             raise self.CollectError(f"configuration error {exc.render()}") from exc
-        except Exception:
+        except (Exception, KeyboardInterrupt):
+            # Ctrl-C or SIGTERM (harness._signals) too: pytest would exit 2 (interrupted),
+            # the code of a bad experiment; no verdict is exit 3.
             state.gate_error = True
             raise
         state.gates.append(gate)
