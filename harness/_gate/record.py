@@ -44,8 +44,11 @@ def variant_record(
     dtype: str,
     adapter: str | None = None,
     training: dict[str, Any] | None = None,
+    decides: bool = True,
+    execution: str | None = None,
 ) -> VariantRecord:
-    """One scored variant (``role``: baseline, quantized_base or candidate)."""
+    """One scored variant (``role``: baseline, quantized_base or candidate; ``decides``
+    false for a comparison arm; ``execution``: how a quantised variant ran)."""
     return VariantRecord.model_validate(
         {
             "name": name,
@@ -55,6 +58,8 @@ def variant_record(
             "quantization": quantization,
             "dtype": dtype,
             "training": plain(training),
+            "decides": decides,
+            "execution": execution,
         }
     )
 

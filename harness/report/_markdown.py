@@ -27,7 +27,6 @@ from harness.report._format import (
     fmt_num,
     fmt_pct,
     fmt_signed,
-    pass_mark,
     verdict_mark,
 )
 from harness.report._model import CheckView, ReportView, Summary, build_view
@@ -109,15 +108,14 @@ def _check_row(c: CheckView) -> list[str]:
         fmt_num(c.margin),
         fmt_int(c.n),
         fmt_num(c.mde),
-        pass_mark(c.passed),
+        c.result,
     ]
 
 
 def _checks(view: ReportView) -> list[str]:
     if not view.checks:
         return ["## Checks", "", "_No checks were run._", ""]
-    n_fail = len(view.failed_checks)
-    lines = ["## Checks", "", f"{len(view.checks) - n_fail} passed, {n_fail} failed.", ""]
+    lines = ["## Checks", "", f"{view.tally}.", ""]
     header = [
         "Check",
         "Baseline",
@@ -258,6 +256,7 @@ def _training_facts(c: CandidateSummary) -> list[tuple[str, str]]:
         ("Adapter size", fmt_bytes(t.adapter_size_bytes)),
         ("Final train loss", fmt_num(t.final_loss, 4)),
         ("Final validation loss", fmt_num(t.final_val_loss, 4)),
+        ("4-bit execution", md_text(t.execution) if t.execution else MISSING),
     ]
 
 
@@ -266,7 +265,7 @@ def _comparison(view: ReportView, cmp: ComparisonView) -> list[str]:
     if len(cmp.candidates) < 2:
         return []
     base = [f"{md_text(cmp.baseline)} (baseline)"] if cmp.baseline else []
-    header = ["", *base, *(md_text(c.name) for c in cmp.candidates)]
+    header = ["", *base, *(md_text(c.label) for c in cmp.candidates)]
     blank = [""] * len(base)
     rows = [["**Verdict**", *blank, *(_candidate_verdict(c) for c in cmp.candidates)]]
     rows += [
@@ -309,7 +308,7 @@ def _candidates_compact(cmp: ComparisonView) -> list[str]:
         t = c.training
         rows.append(
             [
-                md_text(c.name),
+                md_text(c.label),
                 _candidate_verdict(c),
                 *deltas,
                 _forgetting(c),
@@ -403,14 +402,15 @@ def _training(view: ReportView) -> list[str]:
 def _provenance(view: ReportView) -> list[str]:
     lines = ["## Provenance", ""]
     if view.variants:
-        header = ["Variant", "Role", "Fingerprint", "Adapter", "Quantization", "dtype"]
+        header = ["Variant", "Role", "Fingerprint", "Adapter", "Quantization", "Execution", "dtype"]
         rows = [
             [
                 md_text(v.name),
-                md_text(v.role),
+                md_text(v.role_label),
                 md_code(v.fingerprint) if v.fingerprint else MISSING,
                 md_text(v.adapter),
                 md_text(v.quantization),
+                md_text(v.execution) if v.execution else MISSING,
                 md_text(v.dtype),
             ]
             for v in view.variants
@@ -498,14 +498,13 @@ def render_job_summary(summary: Summary) -> str:
     lines += _candidates_compact(build_comparison(view))
     ordered = list(view.failed_checks) + [c for c in view.checks if c.passed]
     if ordered:
-        n_fail = len(view.failed_checks)
-        lines += [f"**Checks:** {len(ordered) - n_fail} passed, {n_fail} failed", ""]
+        lines += [f"**Checks:** {view.tally}", ""]
         rows = [
             [
                 md_code(c.name),
                 fmt_signed(c.delta),
                 fmt_ci((c.ci_low, c.ci_high)),
-                pass_mark(c.passed),
+                c.result,
             ]
             for c in ordered[:_JOB_MAX_ROWS]
         ]

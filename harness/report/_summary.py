@@ -121,6 +121,10 @@ class CheckRecord(_Record):
     p_value: NaNFloat = None
     p_adjusted: NaNFloat = Field(None, description="Holm-adjusted across the run")
     mcnemar: dict[str, NaNFloat] | None = None
+    decides: StrictBool = Field(
+        True,
+        description="false for a check of a comparison arm: reported, not part of the verdict",
+    )
 
     @field_serializer("ci")
     def _ci_as_list(self, ci: tuple[float | None, float | None]) -> list[float | None]:
@@ -158,6 +162,11 @@ class TrainingRecord(_Record):
     )
     val_loss_curve: list[tuple[Number | None, Number | None]] = Field(default_factory=list)
     memory_estimate_mb: dict[str, Number | None] = Field(default_factory=dict)
+    execution: str | None = Field(
+        None,
+        description="how a 4-bit base ran while training: `bitsandbytes-4bit` or "
+        "`nf4-dequantized-once` (CPU); null for an unquantised base",
+    )
 
 
 class VariantRecord(_Record):
@@ -170,6 +179,17 @@ class VariantRecord(_Record):
     quantization: str | None
     dtype: str | None
     training: TrainingRecord | None = None
+    decides: StrictBool = Field(
+        True,
+        description="whether this variant's checks decide the verdict: false for a "
+        "comparison arm (`role: comparison`, or a quantised base no release candidate runs on)",
+    )
+    execution: str | None = Field(
+        None,
+        description="how a quantised variant was scored: `bitsandbytes-4bit` (the real 4-bit "
+        "layers) or `nf4-dequantized-once` (CPU: bitsandbytes' NF4 values dequantized once); "
+        "null when unquantised",
+    )
     registered_model: RegisteredModel | None = Field(
         None,
         description="set once MLflow registered the candidate's adapter; absent otherwise",
