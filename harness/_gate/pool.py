@@ -57,6 +57,26 @@ class ModelPool:
             )
         return self._models[key]
 
+    def _own_load(self, quant: str, name: str) -> Any:
+        """A fresh load of the base (quantised ``quant``) that only candidate ``name`` uses."""
+        from harness.models import load_base, load_quantized_base
+
+        base, spec = self.base, self.spec
+        if quant == "none":
+            return self.steps.run(
+                f"Loading a copy of the base for {name} alone (its own vocabulary)",
+                lambda: load_base(spec, fingerprint=base.fingerprint).model,
+            )
+        return self.steps.run(
+            f"Loading base quantised ({quant}) for {name} alone (its own vocabulary)",
+            lambda: self._quantized(
+                load_quantized_base(
+                    spec, quant, base.tokenizer, fingerprint=base.fingerprint
+                ).model,
+                quant,
+            ),
+        )
+
     def execution(self, quant: str) -> str | None:
         """How the base quantised ``quant`` runs in this pool (None: not quantised/loaded)."""
         return self.executions.get(quant)
@@ -82,16 +102,31 @@ class ModelPool:
         self.executions[quant] = execution
         return model
 
-    def attach(self, quant: str, adapter_dir: Path, name: str) -> Any:
+    def attach(
+        self, quant: str, adapter_dir: Path, name: str, notes: list[str] | None = None
+    ) -> Any:
         """Attach the adapter in ``adapter_dir`` as ``name`` to the model serving its type;
-        returns that (peft) model with ``name`` active, in eval mode."""
-        from harness.models import attach_adapter, read_adapter_config
+        returns that (peft) model with ``name`` active, in eval mode.
+
+        An adapter that changes the base itself (its own vocabulary: a resized embedding, or
+        saved embedding layers) gets a base load of its own, never shared: resizing a shared
+        load would change what the other candidates are scored on. What the report should say
+        about it is appended to ``notes``."""
+        from harness.models import attach_adapter, needs_own_base, read_adapter_config
 
         peft_type = str(read_adapter_config(adapter_dir).get("peft_type"))
+        own = needs_own_base(adapter_dir, self.base.model)
+        target = self._own_load(quant, name) if own else self.model(quant, peft_type)
         model = attach_adapter(
-            self.model(quant, peft_type), adapter_dir, name, base_fingerprint=self.base.fingerprint
+            target,
+            adapter_dir,
+            name,
+            base_fingerprint=self.base.fingerprint,
+            base_tokenizer=self.base.tokenizer,
+            notes=notes,
         )
-        self._models[(quant, peft_type)] = model
+        if not own:  # an own load is dropped once its candidate is scored
+            self._models[(quant, peft_type)] = model
         model.set_adapter(name)
         model.eval()
         return model

@@ -46,6 +46,7 @@ def variant_record(
     training: dict[str, Any] | None = None,
     decides: bool = True,
     execution: str | None = None,
+    notes: list[str] | None = None,
 ) -> VariantRecord:
     """One scored variant (``role``: baseline, quantized_base or candidate; ``decides``
     false for a comparison arm; ``execution``: how a quantised variant ran)."""
@@ -60,6 +61,7 @@ def variant_record(
             "training": plain(training),
             "decides": decides,
             "execution": execution,
+            "notes": list(notes or []),
         }
     )
 

@@ -49,11 +49,17 @@ class Scorer:
     tokenizer: Any
     provenance: dict[str, Any]
 
-    def score(self, model: Any, variant: str, fingerprint: str) -> VariantResults:
-        """Score every suite for one variant, committing batches and resuming what a crash left."""
+    def score(
+        self, model: Any, variant: str, fingerprint: str, tokenizer: Any | None = None
+    ) -> VariantResults:
+        """Score every suite for one variant, committing batches and resuming what a crash left.
+
+        ``tokenizer``: the adapter's own (its added tokens, chat template) when it ships one;
+        the base's otherwise. The fingerprint covers it: it hashes the adapter's files."""
         from harness.engine import HarnessLM
 
-        lm = HarnessLM(model, self.tokenizer, batch_size=self.exp.scoring.batch_size)
+        tok = self.tokenizer if tokenizer is None else tokenizer
+        lm = HarnessLM(model, tok, batch_size=self.exp.scoring.batch_size)
         return {s.name: self._suite(lm, s, variant, fingerprint) for s in self.exp.suites}
 
     def _suite(self, lm: Any, suite: SuiteSpec, variant: str, fingerprint: str) -> list[ItemResult]:

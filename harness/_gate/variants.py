@@ -100,14 +100,21 @@ class Variants:
 
     def candidate(self, cand: CandidateSpec) -> None:
         """Train (or reuse) or load the candidate's adapter, attach it, score it."""
+        from harness.models import adapter_tokenizer, chat_template_mismatch
+
         quant = cand.quantization or "none"
         adapter_dir, training = self._adapter(cand)
-        model = self.pool.attach(quant, adapter_dir, cand.name)
+        notes: list[str] = []
+        warning = chat_template_mismatch(adapter_dir, self.exp.scoring.apply_chat_template)
+        if warning is not None:
+            self.steps.note(f"warning: {cand.name}: {warning}")
+            notes.append(warning)
+        model = self.pool.attach(quant, adapter_dir, cand.name, notes)
         if model.peft_config[cand.name].is_prompt_learning:
             self._prompt_learning.add(cand.name)
         fp = self._fingerprint(fingerprint_files(adapter_dir), quant)
         t0 = time.perf_counter()
-        results = self.scorer.score(model, cand.name, fp)
+        results = self.scorer.score(model, cand.name, fp, adapter_tokenizer(adapter_dir))
         self.candidate_seconds += time.perf_counter() - t0
         if cand.compare_to is not None:
             self.pairs.append((cand.name, cand.compare_to))
@@ -121,6 +128,7 @@ class Variants:
             training=training,
             decides=cand.role == "release",
             execution=self.pool.execution(quant),
+            notes=notes,
         )
         self.add(record, results)
 
@@ -178,7 +186,7 @@ class Variants:
 
     def merge(self, v: VariantRecord) -> None:
         """Score ``v``'s adapter merged into a fresh copy of the base: the model users deploy."""
-        from harness.models import attach_adapter, load_base
+        from harness.models import adapter_tokenizer, attach_adapter, load_base
 
         assert v.adapter is not None
         adapter_dir, base = Path(v.adapter), self.base
@@ -187,7 +195,13 @@ class Variants:
             lambda: load_base(self.exp.base, fingerprint=base.fingerprint),
         )
         model = attach_adapter(
-            fresh.model, adapter_dir, v.name, base_fingerprint=base.fingerprint
+            fresh.model,
+            adapter_dir,
+            v.name,
+            base_fingerprint=base.fingerprint,
+            base_tokenizer=fresh.tokenizer,
+            notes=[],  # the candidate's record already says it
         ).merge_and_unload()
         fp = self._fingerprint(fingerprint_files(adapter_dir), "none", merged=True)
-        self.merged[v.name] = self.scorer.score(model, f"{v.name}-merged", fp)
+        tokenizer = adapter_tokenizer(adapter_dir)
+        self.merged[v.name] = self.scorer.score(model, f"{v.name}-merged", fp, tokenizer)

@@ -416,6 +416,9 @@ def _provenance(view: ReportView) -> list[str]:
             for v in view.variants
         ]
         lines += [*_table(header, rows), ""]
+        notes = [f"- {md_text(v.name)}: {md_text(n)}" for v in view.variants for n in v.notes]
+        if notes:
+            lines += ["Notes on how variants were loaded and scored:", "", *notes, ""]
     if view.suites:
         rows = [
             [

@@ -232,6 +232,7 @@ class VariantView:
     dtype: str | None
     decides: bool = True  # False: a comparison arm (its checks do not decide the verdict)
     execution: str | None = None  # how a quantised variant ran (bitsandbytes-4bit, ...)
+    notes: tuple[str, ...] = ()  # how it was loaded or scored (own tokenizer, chat template)
 
     @property
     def role_label(self) -> str:
@@ -389,6 +390,7 @@ def build_view(summary: Summary) -> ReportView:
             v.dtype,
             decides=v.decides,
             execution=v.execution,
+            notes=tuple(v.notes),
         )
         for v in s.variants
     )

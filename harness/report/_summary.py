@@ -190,6 +190,12 @@ class VariantRecord(_Record):
         "layers) or `nf4-dequantized-once` (CPU: bitsandbytes' NF4 values dequantized once); "
         "null when unquantised",
     )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what a reader must know about how this variant was loaded or scored: "
+        "the adapter's own tokenizer, a base resized for it, a prompt format (chat template) "
+        "other than the one it was trained on",
+    )
     registered_model: RegisteredModel | None = Field(
         None,
         description="set once MLflow registered the candidate's adapter; absent otherwise",
