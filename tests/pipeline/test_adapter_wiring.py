@@ -18,25 +18,30 @@ from tests.conftest import write_tiny_experiment
 from tests.models.test_adapters_as_shipped import _fresh, _resizing_adapter, _save
 
 
-@pytest.fixture
-def experiment(tiny_model_dir: Path, isolated_env: Path) -> Path:
+def _experiment(model_dir: Path, root: Path, quant: str = "", gate: str = "") -> Path:
+    """Candidates ``plain`` and ``shipped`` (given adapters), served with ``quant`` if set."""
     exp = write_tiny_experiment(
-        isolated_env / "p",
-        tiny_model_dir,
-        gate="gate:\n  min_gain: 0.0\n  forgetting_margin: 1.0\n  capability_margin: 1.0\n"
-        "  merge_check: true\n",
+        root / "p",
+        model_dir,
+        gate="gate:\n  min_gain: 0.0\n  forgetting_margin: 1.0\n  capability_margin: 1.0\n" + gate,
     )
-    adapters = isolated_env / "adapters"
-    _save(_fresh(tiny_model_dir), adapters / "plain")
-    _resizing_adapter(tiny_model_dir, adapters / "shipped", "modules_to_save")
+    adapters = root / "adapters"
+    _save(_fresh(model_dir), adapters / "plain")
+    _resizing_adapter(model_dir, adapters / "shipped", "modules_to_save")
+    served = f"    quantization: {quant}\n" if quant else ""
     exp.write_text(
         exp.read_text().replace(
             "candidates:\n  - name: lora\n    recipe: training/lora.yaml\n",
-            f"candidates:\n  - name: plain\n    adapter: {adapters / 'plain'}\n"
-            f"  - name: shipped\n    adapter: {adapters / 'shipped'}\n",
+            f"candidates:\n  - name: plain\n    adapter: {adapters / 'plain'}\n{served}"
+            f"  - name: shipped\n    adapter: {adapters / 'shipped'}\n{served}",
         )
     )
     return exp
+
+
+@pytest.fixture
+def experiment(tiny_model_dir: Path, isolated_env: Path) -> Path:
+    return _experiment(tiny_model_dir, isolated_env, gate="  merge_check: true\n")
 
 
 def test_adapter_with_own_tokenizer_is_scored_on_its_own_base_and_reported(
@@ -83,3 +88,28 @@ def test_adapter_with_own_tokenizer_is_scored_on_its_own_base_and_reported(
     assert "<strong>shipped</strong>: scored with the adapter&#39;s tokenizer" in html
     on_disk = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
     assert {v["name"]: v["notes"] for v in on_disk["variants"]}["shipped"] == notes
+
+
+def test_adapter_with_own_tokenizer_on_the_nf4_base_gets_its_own_nf4_load(
+    tiny_model_dir_64: Path, isolated_env: Path
+) -> None:
+    """Served quantised (QLoRA-style): the shared NF4 load serves ``base-nf4`` and ``plain``;
+    ``shipped`` gets an NF4 load of its own, which the report notes like the unquantised one."""
+    from rich.console import Console
+
+    from harness.config import load_experiment
+    from harness.pipeline import run_gate
+
+    exp = _experiment(tiny_model_dir_64, isolated_env, "nf4", "  quantized_bases: [nf4]\n")
+    console = Console(record=True, width=240, color_system=None)
+    result = run_gate(load_experiment(exp), console=console)
+    out = console.export_text()
+    assert out.count("Loading base quantised (nf4) for shipped alone") == 1, out[-3000:]
+    assert out.count("Loading base quantised (nf4, bitsandbytes)") == 1, out[-3000:]
+    variants = {v["name"]: v for v in result.summary["variants"]}
+    assert variants["shipped"]["quantization"] == "nf4"
+    assert variants["shipped"]["execution"] == variants["plain"]["execution"] is not None
+    assert any("resized from 400 to 402 rows" in n for n in variants["shipped"]["notes"])
+    assert variants["plain"]["notes"] == []
+    for suite in ("tickets", "general"):
+        assert result.results["shipped"][suite] and result.results["plain"][suite]
