@@ -8,6 +8,7 @@ chromium with apt when it is missing and the session runs as root.
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 from collections.abc import Iterator
@@ -174,5 +175,27 @@ def test_single_candidate_report_renders_in_chromium(
         _assert_renders(opened, tmp_path, "GO")
         assert opened.page.locator("#comparison").count() == 0
         assert opened.page.locator("#training svg.line-chart polyline").count() == 1
+    finally:
+        opened.page.close()
+
+
+def test_variant_notes_are_shown_and_long_paths_wrap(
+    browser: Any, tmp_path: Path, go_summary: dict[str, Any]
+) -> None:
+    summary = copy.deepcopy(go_summary)
+    candidate = next(v for v in summary["variants"] if v["role"] == "candidate")
+    long_path = "/srv/adapters/" + "x" * 300
+    candidate["notes"] = [
+        "scored with the adapter's tokenizer (402 tokens, +2 over the base's 400)",
+        f"adapter {long_path} looks trained on chat-formatted data",
+    ]
+    files = write_report_files(summary, tmp_path / "run")
+    opened = _Opened(browser, files.report_html)
+    try:
+        _assert_renders(opened, tmp_path, "GO")
+        items = opened.page.locator("#provenance ul.variant-notes li")
+        assert items.count() == 2
+        assert items.first.is_visible()
+        assert items.first.inner_text().startswith(f"{candidate['name']}: scored with")
     finally:
         opened.page.close()
