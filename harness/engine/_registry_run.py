@@ -161,7 +161,9 @@ def run_registry_suite(
                 suite, capability=caps.get(t), output_type=str(task.config.output_type)
             )
             metrics = [m["metric"] for m in task.config.metric_list or []]
-            items = _items_from_samples(out["samples"][t], view, metrics)
+            items = _items_from_samples(
+                out["samples"][t], view, metrics, getattr(lm, "nonfinite_contexts", ())
+            )
             if len(items) != len(idx):
                 raise RuntimeError(f"lm-eval scored {len(items)} of {len(idx)} items of {t}")
             for it, i in zip(items, idx, strict=True):
