@@ -173,6 +173,8 @@ def log_run_end(
     mlf.log_metrics(
         {
             "checks_failed": float(sum(not c.passed for c in checks)),
+            # Only these decide the verdict (comparison arms' checks do not).
+            "checks_failed_deciding": float(sum(not c.passed and c.decides for c in checks)),
             "checks_total": float(len(checks)),
             **durations,
         }
