@@ -1,4 +1,5 @@
-"""Sessions: evaluate (the release gate on the embedded default), tests, lint, slow, ui.
+"""Sessions: evaluate (the release gate on the embedded default), tests, lint, slow, gpu,
+bench-smoke, ui.
 
 All sessions share one environment in ``.nox/harness``: the dependency set (torch,
 transformers, lm-eval, mlflow, trl, ...) takes minutes to install and is the same for every
@@ -124,6 +125,15 @@ def gpu(session: nox.Session) -> None:
     py = _install(session)
     session.run(py, "-m", "pip", "install", "-q", "-e", ".[gpu]", external=True)
     session.run(py, "-m", "pytest", "-m", "gpu", *session.posargs, external=True, env=_env())
+
+
+@nox.session(name="bench-smoke")
+def bench_smoke(session: nox.Session) -> None:
+    """Every benchmark script in bench/ with --tiny (a tiny model, CPU, seconds each): the
+    scripts still run against the package. Also part of `nox -s tests`."""
+    py = _install(session)
+    cmd = [py, "-m", "pytest", "tests/test_bench_smoke.py", *session.posargs]
+    session.run(*cmd, external=True, env=_env())
 
 
 @nox.session

@@ -180,6 +180,11 @@ class TrainSettings(BaseModel):
         "input in pinned host memory until backward (copied on a side stream). Frees "
         "layers x tokens x hidden x 2 bytes of GPU memory for a larger micro-batch.",
     )
+    speed: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: the GPU speed code (harness.accel) where it applies; off: plain "
+        "trl/peft training, none of it (so does HARNESS_SPEED=off).",
+    )
     optim: Literal["auto", "adamw_torch", "adamw_torch_fused", "paged_adamw_8bit", "adamw_8bit"] = (
         Field(
             "auto",
@@ -203,6 +208,16 @@ class TrainSettings(BaseModel):
                 "gradient_checkpointing: true as well, or drop offload_checkpoints"
             )
         return self
+
+    @field_validator("speed", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: object) -> object:
+        # YAML 1.1 reads an unquoted `speed: off` as false (and `on` as true)
+        if v is False:
+            return "off"
+        if v is True:
+            return "auto"
+        return v
 
     @field_validator("learning_rate")
     @classmethod

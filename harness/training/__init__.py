@@ -2,7 +2,8 @@
 
 Training data is checked before any model loads (``check_training_data``); a run is watched
 step by step (``TrainingMonitor``) and stopped with ``TrainingFailed`` when it cannot give a
-useful adapter.
+useful adapter. The GPU speed code is ``harness.accel`` (``train.speed: off`` or
+``HARNESS_SPEED=off`` leaves it out). Importing this package imports no torch.
 """
 
 from typing import Any
@@ -34,8 +35,6 @@ from harness.training._standalone import (
 __all__ = [
     "ADAPTER_META",
     "DataReport",
-    "FusedReport",
-    "LoraDelta",
     "StandaloneRun",
     "TrainResult",
     "TrainingFailed",
@@ -45,7 +44,6 @@ __all__ = [
     "check_training_data",
     "find_contamination",
     "format_rows",
-    "fused_lora",
     "is_main_process",
     "load_cached",
     "load_training_file",
@@ -59,14 +57,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The monitor subclasses a transformers callback and the fused LoRA Function a torch one;
-    # import them only when asked for, so that ``import harness.training`` stays light.
+    # The monitor subclasses a transformers callback: import it only when asked for, so that
+    # ``import harness.training`` stays light (no torch, no transformers).
     if name == "TrainingMonitor":
         from harness.training._monitor import TrainingMonitor
 
         return TrainingMonitor
-    if name in ("FusedReport", "LoraDelta", "fused_lora"):  # imports torch
-        from harness.training import _fused_lora
-
-        return getattr(_fused_lora, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,24 +20,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from harness.accel import SpeedPlan, plan_speed
 from harness.config import Recipe, RecipeWarning, TrainSettings, recipe_warnings
 from harness.models import fingerprint_value, torch_dtype
 from harness.training._data_checks import DataReport, check_training_data, split_train_val
-from harness.training._deferred import defer_step_readbacks
 from harness.training._failed import TrainingFailed
 from harness.training._memory import estimate_for_model
 from harness.training._peft_config import build_peft_config, resolve_optim
-from harness.training._speed import (
-    checkpointing_kwargs,
-    keep_fp32_precision,
-    keep_modeling_globals,
-    no_adapter_input_casts,
-    partial_checkpointing,
-    speed_settings,
-    trim_step_overhead,
-    use_fused_lora,
-    use_lean_lora,
-)
 
 ADAPTER_META = "harness_adapter.json"
 
@@ -82,16 +71,20 @@ class TrainResult:
 
 
 def adapter_cache_key(base_fp: str, recipe: Recipe, examples: list[dict[str, str]]) -> str:
+    # checkpoint_fraction and offload_checkpoints change only what is recomputed or where it
+    # is kept, not the result: they stay out of the key, so adapters cached before the fields
+    # existed stay valid. speed stays out while it is the default (auto), so every existing
+    # recipe keeps its key; `speed: off` is in it: on a GPU the speed code's adapter differs
+    # from plain trl/peft's (other dropout draws, other rounding), so an adapter trained one
+    # way is not reused for the other. (HARNESS_SPEED is the process's, not the recipe's: it
+    # is not in the key.)
+    train_out = {"checkpoint_fraction", "offload_checkpoints"}
+    if recipe.train.speed == "auto":
+        train_out.add("speed")
     return fingerprint_value(
         {
             "base": base_fp,
-            # checkpoint_fraction and offload_checkpoints change only what is recomputed or
-            # where it is kept, not the result: they stay out of the key, so adapters cached
-            # before the fields existed stay valid.
-            "recipe": recipe.model_dump(
-                mode="json",
-                exclude={"source": True, "train": {"checkpoint_fraction", "offload_checkpoints"}},
-            ),
+            "recipe": recipe.model_dump(mode="json", exclude={"source": True, "train": train_out}),
             "data": fingerprint_value(examples),
         }
     )
@@ -171,15 +164,16 @@ def _eval_kwargs(t: TrainSettings, has_eval: bool) -> dict[str, Any]:
     }
 
 
-def _decoder(model: Any) -> Any:
-    """The decoder stack under a peft/causal-LM wrapper: what ``offload_saved_inputs`` hooks
-    (its layers are the checkpointed ones; the loss head stays on the device)."""
-    from torch import nn
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    get = getattr(base, "get_decoder", None)
-    decoder = get() if callable(get) else None
-    return decoder if isinstance(decoder, nn.Module) else base
+def _speed_plan(t: TrainSettings, cuda: bool) -> SpeedPlan:
+    """The recipe's speed plan on this device (``train.speed``, ``HARNESS_SPEED``)."""
+    return plan_speed(
+        t.speed,
+        cuda=cuda,
+        gradient_checkpointing=t.gradient_checkpointing,
+        checkpoint_fraction=t.checkpoint_fraction,
+        offload_checkpoints=t.offload_checkpoints,
+        bf16=cuda and t.dtype == "bfloat16",
+    )
 
 
 def _best_step(checkpoint: str | None) -> int | None:
@@ -221,9 +215,9 @@ def train_lora(
     ``callbacks`` (transformers TrainerCallbacks) let callers and tests watch the real run.
     Raises ConfigError for bad rows and TrainingFailed when a detector stops the run.
     """
-    # The Trainer turns on TF32 and liger patches transformers' modeling module for the whole
-    # process; both are put back when training ends (``stack``: see keep_modeling_globals).
-    with ExitStack() as stack, keep_fp32_precision():
+    # The speed plan's TF32 and liger's patches of transformers' modeling module are for the
+    # whole process; ``stack`` puts both back when training ends (SpeedPlan.guard).
+    with ExitStack() as stack:
         return _train_lora(
             base_dir, base_fp, recipe, examples, out_dir, data_report, callbacks, stack
         )
@@ -254,11 +248,11 @@ def _train_lora(
     from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
     from trl import SFTConfig, SFTTrainer
 
-    from harness.training._fused_lora import fused_lora
     from harness.training._monitor import TrainingMonitor, peak_memory_mb
-    from harness.training._offload import offload_saved_inputs
 
     t = recipe.train
+    cuda = torch.cuda.is_available()
+    speed = _speed_plan(t, cuda)  # before any model loads: a bad HARNESS_SPEED fails fast
     torch.manual_seed(t.seed)
     tok = AutoTokenizer.from_pretrained(str(base_dir))
     if tok.pad_token is None:
@@ -305,7 +299,7 @@ def _train_lora(
         model = AutoModelForCausalLM.from_pretrained(
             str(base_dir), dtype=torch_dtype(t.dtype), use_safetensors=True
         )
-    stack.enter_context(keep_modeling_globals(model))
+    stack.enter_context(speed.guard(model))
     peft_cfg = build_peft_config(recipe, base_dir)
     has_eval = bool(val_rows)
     monitor = TrainingMonitor(recipe.monitor, source, has_eval=has_eval)
@@ -316,12 +310,9 @@ def _train_lora(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = _work_dir(out_dir)
     try:
-        cuda = torch.cuda.is_available()
-        # On a GPU: liger kernels, tf32, bf16 autocast (bench/gpu_train.py); the optimiser
-        # stays the recipe's choice (paged 8-bit AdamW for QLoRA on CUDA by default).
-        device_kw = speed_settings(cuda, recipe.method == "qlora")
-        device_kw.pop("optim")
-        bf16 = bool(device_kw.pop("bf16", False)) and t.dtype == "bfloat16"
+        # bf16 autocast follows the recipe's dtype on CUDA, speed or not; the optimiser stays
+        # the recipe's choice (paged 8-bit AdamW for QLoRA on CUDA by default).
+        bf16 = cuda and t.dtype == "bfloat16"
         args = SFTConfig(
             output_dir=str(work / "trainer"),
             per_device_train_batch_size=t.batch_size,
@@ -345,23 +336,14 @@ def _train_lora(
             use_cpu=not cuda,
             optim=resolve_optim(recipe, cuda),
             bf16=bf16,
-            **device_kw,
+            **speed.sft_kwargs(),  # none with speed off
             dataloader_num_workers=0,
             completion_only_loss=True,
             packing=False,
             disable_tqdm=False,
             **_warmup_kwargs(SFTConfig, t.warmup_ratio),
             **_checkpointing_kwargs(SFTConfig, t.gradient_checkpointing),
-            # reentrant on CUDA: less host work per layer (the step was host-bound there)
-            **(checkpointing_kwargs(reentrant=cuda) if t.gradient_checkpointing else {}),
             **_eval_kwargs(t, has_eval),
-        )
-        # On CUDA only: with checkpointing, recompute just a share of the layers (the CPU path
-        # stays exactly as it was; the default evidence is trained there).
-        partial = (
-            [partial_checkpointing(t.checkpoint_fraction)]
-            if cuda and t.gradient_checkpointing and t.checkpoint_fraction < 1.0
-            else []
         )
         trainer = SFTTrainer(
             model=model,
@@ -370,11 +352,8 @@ def _train_lora(
             eval_dataset=Dataset.from_list(val_rows) if has_eval else None,
             processing_class=tok,
             peft_config=peft_cfg,
-            callbacks=[monitor, *stoppers, *partial, *callbacks],
+            callbacks=[monitor, *stoppers, *speed.callbacks(), *callbacks],
         )
-        trim_step_overhead(trainer)  # two whole-model walks per micro-step; same results
-        if cuda:  # the per-micro-step metric readbacks wait for the GPU; the same numbers
-            defer_step_readbacks(trainer)
         kept = len(trainer.train_dataset)  # type: ignore[arg-type]
         if kept == 0:
             raise TrainingFailed(
@@ -392,7 +371,6 @@ def _train_lora(
         pm: Any = trainer.model
         trainable = sum(p.numel() for p in pm.parameters() if p.requires_grad)
         total = sum(_n_weights(p) for p in pm.parameters())
-        offload = cuda and t.gradient_checkpointing and t.offload_checkpoints  # CUDA only
         memory_estimate = estimate_for_model(
             pm,
             recipe.method,
@@ -400,20 +378,14 @@ def _train_lora(
             batch_size=t.batch_size,
             seq_len=t.max_seq_len,
             gradient_checkpointing=t.gradient_checkpointing,
-            checkpoint_fraction=t.checkpoint_fraction if cuda else 1.0,  # CUDA only, as trained
-            offload=offload,
+            checkpoint_fraction=speed.checkpoint_fraction,  # as trained
+            offload=speed.offload,
             double_quant=recipe.quantization.double_quant,
         )
         start = time.perf_counter()
-        # On CUDA: each LoRA layer as one autograd node that keeps no dropout copies
-        # (harness/training/_fused_lora.py, use_fused_lora); on CPU peft's own forward.
-        fuse = use_fused_lora(cuda, recipe.method == "qlora")
-        lean = use_lean_lora(cuda, t.gradient_checkpointing)
-        with (
-            no_adapter_input_casts(trainer.model, bf16),
-            fused_lora(trainer.model, fuse, lean=lean),
-            offload_saved_inputs(_decoder(trainer.model), offload),
-        ):
+        # The plan's patches and kernels (harness.accel; on CPU only the step trim, with speed
+        # off nothing), undone when train() returns.
+        with speed.training(trainer):
             out = trainer.train()
         seconds = time.perf_counter() - start
         n_tokens = int(trainer.state.num_input_tokens_seen or 0)
@@ -456,8 +428,9 @@ def _train_lora(
         state_dict = _full_state_dict(trainer)
         main = trainer.is_world_process_zero()
         if main:
+            staged = work / "adapter"
             result = _save_adapter(
-                pm, state_dict, work / "adapter", out_dir, result, base_fp, recipe, examples, advice
+                pm, state_dict, staged, out_dir, result, base_fp, recipe, examples, advice, speed
             )
         # Under accelerate launch / torchrun only the main process writes the cache entry; the
         # others wait for it and return what it recorded, so every process agrees.
@@ -522,6 +495,7 @@ def _save_adapter(
     recipe: Recipe,
     examples: list[dict[str, str]],
     advice: list[str],
+    speed: SpeedPlan,
 ) -> TrainResult:
     """Write adapter and provenance into ``staged``, then swap it into ``out_dir`` at once."""
     shutil.rmtree(staged, ignore_errors=True)
@@ -539,6 +513,8 @@ def _save_adapter(
                 "data_fingerprint": fingerprint_value(examples),
                 "versions": _versions(),
                 "recipe_warnings": advice,
+                # whether the speed code ran (auto) or not (off: train.speed or HARNESS_SPEED)
+                "speed": "auto" if speed.enabled else "off",
                 # Effective batch = batch_size x grad_accum x processes; the cache key leaves
                 # the launch out, so a gate run reuses an adapter trained on several GPUs.
                 "processes": _world_size(),

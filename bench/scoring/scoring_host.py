@@ -1,15 +1,18 @@
 """Host-side time of ``HarnessLM.loglikelihood``: where the CPU goes when the model costs nothing.
 
-    python bench/scoring_host.py                # 2,000 items x 4, as bench/scoring_gpu.py
-    python bench/scoring_host.py --items 200 --profile 0
-    python bench/scoring_host.py --gpu-model --sync-debug   # on a GPU machine: the real model
+    python bench/scoring/scoring_host.py           # 2,000 items x 4, as scoring_gpu.py
+    python bench/scoring/scoring_host.py --items 200 --profile 0
+    python bench/scoring/scoring_host.py --gpu-model --sync-debug   # on a GPU: the real model
+    python bench/scoring/scoring_host.py --tiny    # smoke: 16 items, one call, no profile
 
-The requests and the tokenizer are bench/scoring_gpu.py's own (same builders, same seed), but
-the model is a TINY random llama (hidden 64, 2 layers, vocab 32,000 so every token id fits) in
-float32 on the CPU, so what is left is host work: tokenisation, request building, trie packing,
-batch tensors and masks, and result gathering. Each phase is timed with ``time.perf_counter``
-around the same calls ``loglikelihood`` makes (the model forward and the head are timed inside
-the scorer through forward hooks), and one whole call is profiled with cProfile.
+The requests and the tokenizer are bench/scoring/scoring_gpu.py's own (same builders, same
+seed), but the model is a TINY random llama (hidden 64, 2 layers, vocab 32,000 so every token
+id fits) in float32 on the CPU, so what is left is host work: tokenisation, request building,
+trie packing, batch tensors and masks, and result gathering. Each phase is timed with
+``time.perf_counter`` around the same calls ``loglikelihood`` makes (the model forward and the
+head are timed inside the scorer through forward hooks), and one whole call is profiled with
+cProfile. (The phases are the engine's internals: this script reads ``harness.engine._scorer``
+and ``HarnessLM._token_requests``, the one bench script that goes below the public API.)
 
 Prints a phase table, the whole call's wall time (its first full-size call apart, then best of
 ``--repeat``), the seconds Python's garbage collector ran in each call, and the cProfile top
@@ -33,9 +36,9 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "bench" / "scoring"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 
@@ -131,14 +134,17 @@ def main() -> None:
     ap.add_argument(
         "--gpu-model",
         action="store_true",
-        help="bench/scoring_gpu.py's 1.1B bf16 model on CUDA instead (first call timed apart)",
+        help="scoring_gpu.py's 1.1B bf16 model on CUDA instead (first call timed apart)",
     )
     ap.add_argument(
         "--sync-debug",
         action="store_true",
         help="CUDA: warn at every op that waits for the device during one whole call",
     )
+    ap.add_argument("--tiny", action="store_true", help="smoke: 16 items, one call, no profile")
     args = ap.parse_args()
+    if args.tiny:
+        args.items, args.repeat, args.profile, args.gpu_model = 16, 1, 0, False
 
     from harness.engine import HarnessLM
 
@@ -169,7 +175,7 @@ def main() -> None:
         device=None,
     )
     clock = _ModelClock(lm.scorer, enabled=lm.scorer.device.type == "cpu")
-    lm.loglikelihood(reqs[:64], disable_tqdm=True)  # warm-up, as bench/scoring_gpu.py's
+    lm.loglikelihood(reqs[:64], disable_tqdm=True)  # warm-up, as scoring_gpu.py's
 
     walls = []
     result: list[Any] = []

@@ -15,7 +15,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
 
-from harness.training._offload import offload_saved_inputs
+from harness.accel import offload_saved_inputs
 
 
 def _model(path: Path) -> Any:

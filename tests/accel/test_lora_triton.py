@@ -17,8 +17,8 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 pytest.importorskip("triton")
 
-from harness.training._fused_lora import LoraLinear, fused_lora
-from harness.training._lora_triton import (
+from harness.accel import LoraLinear, fused_lora
+from harness.accel.ops.lora_dropout import (
     drop_probability,
     dropout_grad_a,
     dropout_grad_x,
@@ -149,7 +149,7 @@ def test_fused_lora_uses_the_kernels_for_rank_16_and_trains() -> None:
     x = torch.randn(32, 64, device=DEVICE)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     calls: list[int] = []
-    import harness.training._lora_triton as kernels
+    import harness.accel.ops.lora_dropout as kernels
 
     real = kernels.dropout_project
 
@@ -181,7 +181,7 @@ def test_fused_lora_uses_the_kernels_for_rank_16_and_trains() -> None:
 
 
 def test_drop_probability_is_p_rounded_to_16_bits_and_the_scale_keeps_the_expectation() -> None:
-    from harness.training._lora_triton import _rng
+    from harness.accel.ops.lora_dropout import _rng
 
     assert drop_probability(0.25) == 0.25
     assert abs(drop_probability(0.05) - 0.05) < 1 / 65536
@@ -205,7 +205,7 @@ def test_the_mask_does_not_depend_on_the_tile_shape() -> None:
     only, so forward and backward agree whatever they picked."""
     import triton
 
-    from harness.training._lora_triton import _grad_x_kernel, _rng
+    from harness.accel.ops.lora_dropout import _grad_x_kernel, _rng
 
     n, k, r = 96, 200, 16
     g = torch.full((n, r), 1.0 / r, device=DEVICE, dtype=DTYPE)

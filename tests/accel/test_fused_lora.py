@@ -12,8 +12,8 @@ from peft import LoraConfig, get_peft_model
 from peft.tuners.lora.layer import Linear as LoraLinear
 from torch import nn
 
-from harness.training._fused_lora import LoraDelta, fused_lora, lora_delta
-from harness.training._fused_lora import LoraLinear as LoraLinearNode
+from harness.accel import LoraDelta, fused_lora, lora_delta
+from harness.accel import LoraLinear as LoraLinearNode
 
 
 class _Two(nn.Module):
@@ -486,37 +486,49 @@ def test_lean_mlp_on_cuda_matches_the_unfused_mlp(tiny_model_dir: Path) -> None:
         torch.testing.assert_close(lean_grads[name], grad, rtol=1e-4, atol=1e-5, msg=name)
 
 
-def test_lean_mlp_takes_its_forward_back_from_a_later_patch(tiny_model_dir: Path) -> None:
-    """The Trainer applies liger-kernel inside train(), after fused_lora was entered, by
-    binding another forward to each MLP instance: the lean forward takes over again before
-    the MLP runs, and the patch is what is left when the context exits."""
+def test_lean_mlp_displaces_liger_forward_and_puts_it_back(tiny_model_dir: Path) -> None:
+    """liger-kernel is applied to the instance before fused_lora is entered (SpeedPlan.training:
+    apply_liger, then fused_lora), binding its own MLP forward to each instance: the lean
+    forward takes over from it, uses it for calls it does not take, and gives it back on exit.
+    A forward bound by anyone else is left alone (the MLP is not fused)."""
     import types
 
-    from harness.training import _fused_mlp
+    from harness.accel.ops import swiglu_lora
+
+    class LigerSwiGLUMLP:  # stands in for liger's class: its forward's qualified name
+        def forward(self: Any, x: torch.Tensor) -> torch.Tensor:
+            return type(self).forward(self, x)
 
     model = _lean_llama(tiny_model_dir, 0.0)
     mlps = [layer.mlp for layer in model.base_model.model.model.layers]
+    for mlp in mlps:
+        mlp.forward = types.MethodType(LigerSwiGLUMLP.forward, mlp)
     calls: list[int] = []
-    real = _fused_mlp.SwiGLULoraDown.apply
+    real = swiglu_lora.SwiGLULoraDown.apply
 
     def counted(*args: Any) -> Any:
         calls.append(1)
         return real(*args)
 
-    def patched(self: Any, x: torch.Tensor) -> torch.Tensor:  # a liger-like rebinding
-        return type(self).forward(self, x)
-
     ids = torch.tensor([[1, 5, 9, 2]])
     with fused_lora(model, True, lean=True) as report:
-        for mlp in mlps:
-            mlp.forward = types.MethodType(patched, mlp)
-        _fused_mlp.SwiGLULoraDown.apply = counted  # type: ignore[method-assign]
+        assert all(mlp.forward.__func__ is not LigerSwiGLUMLP.forward for mlp in mlps)
+        swiglu_lora.SwiGLULoraDown.apply = counted  # type: ignore[method-assign]
         try:
             model(input_ids=ids, labels=ids).loss.backward()
         finally:
-            _fused_mlp.SwiGLULoraDown.apply = real  # type: ignore[method-assign]
+            swiglu_lora.SwiGLULoraDown.apply = real  # type: ignore[method-assign]
     assert report.mlps == len(mlps) and len(calls) == len(mlps)
-    assert all(mlp.forward.__func__ is patched for mlp in mlps)
+    assert all(mlp.forward.__func__ is LigerSwiGLUMLP.forward for mlp in mlps)
+
+    def wrapped(self: Any, x: torch.Tensor) -> torch.Tensor:  # someone else's wrapper
+        return type(self).forward(self, x)
+
+    for mlp in mlps:
+        mlp.forward = types.MethodType(wrapped, mlp)
+    with fused_lora(model, True, lean=True) as report:
+        assert report.mlps == 0
+    assert all(mlp.forward.__func__ is wrapped for mlp in mlps)
 
 
 def test_lean_leaves_mlps_over_4bit_bases_alone(tiny_model_dir_64: Path) -> None:

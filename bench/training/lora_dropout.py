@@ -10,12 +10,15 @@ that touch the dropout, as ``LoraLinear`` runs them:
   grad x    torch: g_h @ A then native_dropout_backward     triton: dropout_grad_x
 
 Timed with CUDA events: the median of 50 calls after 10 warm-up calls (which include the
-autotuner's tuning). Run on a GPU:  python bench/lora_dropout.py [--tokens 16384]
+autotuner's tuning). Run on a GPU:  python bench/training/lora_dropout.py [--tokens 16384]
+Smoke: ``--tiny`` (1,024 tokens, 5 timed calls); without CUDA and Triton it says it skipped
+and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -23,12 +26,14 @@ from collections.abc import Callable
 
 import torch
 
+REPS = 50  # timed calls per measurement (--tiny: 5)
 
-def _time(fn: Callable[[], object], reps: int = 50) -> float:
+
+def _time(fn: Callable[[], object]) -> float:
     for _ in range(10):
         fn()
     times = []
-    for _ in range(reps):
+    for _ in range(REPS):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         fn()
@@ -40,7 +45,7 @@ def _time(fn: Callable[[], object], reps: int = 50) -> float:
 
 def _width(k: int, n: int, r: int, p: float) -> list[dict[str, object]]:
     """Both paths for one input width; the lambdas read this call's tensors."""
-    from harness.training._lora_triton import dropout_grad_a, dropout_grad_x, dropout_project
+    from harness.accel import dropout_grad_a, dropout_grad_x, dropout_project
 
     dev, dt = "cuda", torch.bfloat16
     x = torch.randn(n, k, device=dev, dtype=dt)
@@ -66,13 +71,19 @@ def _width(k: int, n: int, r: int, p: float) -> list[dict[str, object]]:
 
 
 def main() -> None:
-    from harness.training._lora_triton import tuned
-
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tokens", type=int, default=16384)
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--tokens", type=int, default=None, help="default 16384 (tiny 1024)")
     ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--tiny", action="store_true", help="smoke: few tokens and calls")
     a = ap.parse_args()
-    p, r, n = 0.05, a.rank, a.tokens
+    if not torch.cuda.is_available() or importlib.util.find_spec("triton") is None:
+        print("lora_dropout: skipped (needs a CUDA device and Triton: the gpu extra)")
+        return
+    from harness.accel import lora_dropout_tiles as tuned
+
+    global REPS
+    REPS = 5 if a.tiny else 50
+    p, r, n = 0.05, a.rank, a.tokens or (1024 if a.tiny else 16384)
     rows = [row for k in (2048, 5632) for row in _width(k, n, r, p)]
     print(f"{torch.cuda.get_device_name(0)}, N={n}, r={r}, p={p}, bf16")
     print("width  part      torch ms  triton ms  ratio")

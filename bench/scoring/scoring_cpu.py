@@ -1,6 +1,7 @@
 """Scoring speed on CPU: lm-eval's HFLM against our HarnessLM on the same suite, same process.
 
-    python bench/scoring_cpu.py [--limit 600] [--dtype float32] [--batch-size 32]
+    python bench/scoring/scoring_cpu.py [--limit 600] [--dtype float32] [--batch-size 32]
+    python bench/scoring/scoring_cpu.py --tiny    (smoke: a tiny random llama, 8 items)
 
 SmolLM2-135M-Instruct (the embedded default base), a multiple-choice suite (default
 suites/general), both backends through lm-eval's own ``evaluate`` on the same task object, so
@@ -17,8 +18,9 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -45,6 +47,21 @@ def _run(lm: object, task: object, name: str, limit: int) -> tuple[float, float,
     return dt, cpu, [[float(r[0]) for r in s["filtered_resps"]] for s in samples]
 
 
+def _tiny_base(dtype: str) -> Any:
+    """The test suite's tiny random llama (2 layers, a byte-level BPE tokenizer), made here."""
+    import tempfile
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tests.conftest import make_tiny_model
+
+    path = make_tiny_model(Path(tempfile.mkdtemp(prefix="scoring-cpu-tiny-")))
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, dtype)).eval()
+    return SimpleNamespace(model=model, tokenizer=AutoTokenizer.from_pretrained(str(path)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", default=str(ROOT / "suites/general/general.yaml"))
@@ -53,6 +70,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32, help="HFLM batch; our row cap")
     ap.add_argument("--repeats", type=int, default=1, help="alternate runs, keep the fastest")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument(
+        "--tiny", action="store_true", help="smoke: a tiny random llama instead, 8 items"
+    )
     args = ap.parse_args()
 
     import torch
@@ -62,7 +82,11 @@ def main() -> None:
     from harness.engine import HarnessLM, build_task
     from harness.models import load_base
 
-    base = load_base(BaseSpec(model="builtin:smollm2-135m-instruct", dtype=args.dtype))
+    if args.tiny:
+        args.limit, args.batch_size = min(args.limit, 8), 8
+        base = _tiny_base(args.dtype)
+    else:
+        base = load_base(BaseSpec(model="builtin:smollm2-135m-instruct", dtype=args.dtype))
     suite = load_suite(Path(args.suite))
     task = build_task(suite)
     limit = min(args.limit, len(task.eval_docs))

@@ -1,4 +1,10 @@
-"""Where one training step's time and memory go on a GPU: for bench/gpu_train.py's profiles.
+"""Where one training step's time and memory go on a GPU: for bench/training/gpu_train.py's
+profiles (``--anatomy``), or on its own over saved files:
+
+    python bench/training/step_anatomy.py --trace trace.json [--steps 2]
+    python bench/training/step_anatomy.py --snapshot snapshot.pickle [--baseline BYTES]
+    python bench/training/step_anatomy.py --tiny      (smoke: a synthetic trace and snapshot)
+
 
 ``gpu_time(trace)``: GPU kernel time by kind (matrix products, attention, dropout, liger's
 Triton kernels, elementwise, copies, optimizer), the GPU's idle time and the host code that
@@ -15,9 +21,12 @@ intermediates, checkpointed inputs) make up a peak that must fit a memory budget
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
+import pickle
 import re
+import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -156,3 +165,63 @@ def memory_at_peak(snapshot: dict[str, Any], baseline: int, top: int = 20) -> di
         "alive_at_peak_from_step_gb": round(sum(s for s, _ in live.values()) / gb, 3),
         "by_site_gb": {k: [round(v[0] / gb, 3), v[1]] for k, v in ranked},
     }
+
+
+def _synthetic(folder: Path) -> tuple[Path, dict[str, Any]]:
+    """A two-step chrome trace (GEMMs, a dropout kernel, a gap the host spent in trl) and an
+    allocator history whose peak holds a dropout mask: what --tiny reads."""
+
+    def kernel(name: str, ts: float, dur: float) -> dict[str, Any]:
+        return {"ph": "X", "cat": "kernel", "name": name, "ts": ts, "dur": dur}
+
+    events = [
+        kernel("sm90_xmma_gemm_bf16", 0, 100),
+        kernel("fused_dropout_kernel", 100, 20),
+        {"ph": "X", "cat": "python_function", "ts": 110, "dur": 200,
+         "name": "site-packages/trl/trainer/sft_trainer.py(1560): compute_loss"},
+        {"ph": "X", "cat": "cuda_runtime", "ts": 290, "dur": 5, "name": "cudaLaunchKernel"},
+        kernel("sm90_xmma_gemm_bf16", 300, 100),
+        kernel("multi_tensor_apply_kernel (adam)", 400, 10),
+    ]  # fmt: skip
+    trace = folder / "trace.json"
+    trace.write_text(json.dumps({"traceEvents": events}))
+    frames = [{"filename": "site-packages/peft/tuners/lora/layer.py", "line": 1102,
+               "name": "forward"}]  # fmt: skip
+    snapshot = {
+        "device_traces": [
+            [
+                {"action": "alloc", "addr": 1, "size": 2**20, "frames": frames},
+                {"action": "alloc", "addr": 2, "size": 2**21, "frames": []},
+                {"action": "free_completed", "addr": 2, "size": 2**21},
+            ]
+        ]
+    }
+    return trace, snapshot
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--trace", type=Path, help="a torch.profiler chrome trace (with_stack=True)")
+    ap.add_argument("--steps", type=int, default=2, help="steps the trace covers")
+    ap.add_argument("--snapshot", type=Path, help="torch.cuda.memory._dump_snapshot's pickle")
+    ap.add_argument("--baseline", type=int, default=0, help="bytes allocated before the step")
+    ap.add_argument("--tiny", action="store_true", help="smoke: a synthetic trace and snapshot")
+    a = ap.parse_args()
+    trace, snapshot = a.trace, None
+    if a.snapshot is not None:
+        with a.snapshot.open("rb") as f:
+            snapshot = pickle.load(f)  # the user's own file
+    if a.tiny:
+        trace, snapshot = _synthetic(Path(tempfile.mkdtemp(prefix="anatomy-")))
+    if trace is None and snapshot is None:
+        ap.error("give --trace, --snapshot or --tiny")
+    out: dict[str, Any] = {}
+    if trace is not None:
+        out["time"] = gpu_time(trace, steps=a.steps)
+    if snapshot is not None:
+        out["memory"] = memory_at_peak(snapshot, a.baseline)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

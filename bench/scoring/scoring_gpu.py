@@ -1,7 +1,7 @@
 """Scoring speed on a GPU: lm-eval's HFLM against our HarnessLM, and base vs base + 2 adapters.
 
-    python bench/scoring_gpu.py                 # H200: random 1.1B llama, 2,000 items x 4
-    python bench/scoring_gpu.py --tiny          # CPU smoke test of the whole script
+    python bench/scoring/scoring_gpu.py                 # H200: random 1.1B llama, 2,000 items x 4
+    python bench/scoring/scoring_gpu.py --tiny          # CPU smoke test of the whole script
 
 Everything is made here, offline and seeded: a TinyLlama-shaped random model (hidden 2048,
 intermediate 5632, 22 layers, 32 heads, 4 KV heads, vocab 32000) in bf16, a byte-level BPE
@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

@@ -1,4 +1,5 @@
-"""Partial gradient checkpointing: the recipe field, and which layers really recompute."""
+"""The speed plan's pieces: partial checkpointing, the step trim, reentrant checkpointing,
+what training leaves behind in the process, the Trainer settings."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from harness.accel import checkpoint_some_layers, partial_checkpointing
 from harness.config import ConfigError, Recipe, load_recipe
-from harness.training._speed import checkpoint_some_layers, partial_checkpointing
 
 SUITE = Path(__file__).resolve().parents[2] / "suites" / "ticket_routing" / "ticket_routing.yaml"
 
@@ -127,14 +128,16 @@ def test_fraction_leaves_the_adapter_cache_key_alone() -> None:
 
 
 def test_fused_lora_on_cuda_only() -> None:
-    from harness.training._speed import use_fused_lora
+    from harness.accel import plan_speed
 
     # measured on an H200: faster and leaner over 4-bit and bf16 layers; never on CPU, where
     # the default evidence is trained through peft's own forward
-    assert use_fused_lora(cuda=True, quantized=True)
-    assert use_fused_lora(cuda=True, quantized=False)
-    assert not use_fused_lora(cuda=False, quantized=True)
-    assert not use_fused_lora(cuda=False, quantized=False)
+    assert plan_speed(cuda=True).fused
+    assert not plan_speed(cuda=False).fused
+    # lean mode follows checkpointing on CUDA (memory-bound recipes)
+    assert plan_speed(cuda=True, gradient_checkpointing=True).lean
+    assert not plan_speed(cuda=True).lean
+    assert not plan_speed(cuda=False, gradient_checkpointing=True).lean
 
 
 def test_offload_needs_checkpointing_and_stays_out_of_the_cache_key(tmp_path: Path) -> None:
@@ -155,13 +158,19 @@ def test_offload_needs_checkpointing_and_stays_out_of_the_cache_key(tmp_path: Pa
 
 def _sft_run(tiny_sft: Any, tmp: Path, trim: bool) -> tuple[list[float], Any, Any]:
     """A few seeded SFTTrainer steps with dropout; losses, LoRA weights and the trainer."""
-    from harness.training._speed import trim_step_overhead
+    from contextlib import ExitStack
+
+    from harness.accel import trim_step_overhead
 
     rows = [{"prompt": f"ticket {i}:", "completion": f" Q{i % 3}"} for i in range(16)]
     trainer = tiny_sft(tmp, rows, max_steps=4, logging_steps=1)
-    if trim:
-        trim_step_overhead(trainer)
-    trainer.train()
+    with ExitStack() as stack:
+        if trim:
+            assert stack.enter_context(trim_step_overhead(trainer))
+            assert "train" in vars(trainer.model)
+        trainer.train()
+    assert "train" not in vars(trainer.model)  # put back
+    assert "floating_point_ops" not in vars(trainer)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     weights = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if "lora" in n}
     return losses, weights, trainer
@@ -178,8 +187,17 @@ def test_trimmed_steps_train_exactly_as_the_trainer_does(tiny_sft: Any, tmp_path
 
 
 def test_trimmed_train_and_eval_still_switch_every_module(tiny_sft: Any, tmp_path: Path) -> None:
-    _, _, trainer = _sft_run(tiny_sft, tmp_path, trim=True)
-    model = trainer.model
+    from harness.accel import trim_step_overhead
+
+    rows = [{"prompt": f"ticket {i}:", "completion": f" Q{i % 3}"} for i in range(16)]
+    trainer = tiny_sft(tmp_path, rows, max_steps=2, logging_steps=1)
+    with trim_step_overhead(trainer):
+        trainer.train()
+        _switches_every_module(trainer.model)
+    _switches_every_module(trainer.model)
+
+
+def _switches_every_module(model: Any) -> None:
     model.eval()
     assert not any(m.training for m in model.modules())
     model.train()
@@ -197,7 +215,7 @@ def test_reentrant_checkpointing_gives_the_same_gradients(fused: bool) -> None:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from harness.training._fused_lora import fused_lora
+    from harness.accel import fused_lora
 
     def run(reentrant: bool) -> tuple[float, dict[str, Any], list[int]]:
         model = _llama(3)  # checkpointing on, non-reentrant
@@ -244,7 +262,7 @@ def test_training_leaves_float32_matmul_precision_as_it_found_it() -> None:
     import torch
     from transformers.utils.import_utils import enable_tf32
 
-    from harness.training._speed import keep_fp32_precision
+    from harness.accel import keep_fp32_precision
 
     backends: Any = torch.backends
     before = backends.fp32_precision
@@ -263,7 +281,7 @@ def test_modeling_module_patches_are_undone_when_training_ends(tiny_model_dir: P
     from transformers import AutoModelForCausalLM
     from transformers.models.llama import modeling_llama
 
-    from harness.training._speed import keep_modeling_globals
+    from harness.accel import keep_modeling_globals
 
     model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
     before = {
@@ -293,11 +311,11 @@ def test_modeling_module_patches_are_undone_when_training_ends(tiny_model_dir: P
 def test_cuda_settings_copy_batches_without_waiting() -> None:
     from transformers import TrainingArguments
 
-    from harness.training._speed import speed_settings
+    from harness.accel import plan_speed
 
-    kw = speed_settings(True, False)
+    kw = plan_speed(cuda=True).sft_kwargs()
     assert kw["accelerator_config"] == {"non_blocking": True} and kw["dataloader_pin_memory"]
-    assert "accelerator_config" not in speed_settings(False, False)
+    assert "accelerator_config" not in plan_speed(cuda=False).sft_kwargs()
     args = TrainingArguments(
         output_dir="unused", use_cpu=True, accelerator_config=kw["accelerator_config"]
     )

@@ -14,9 +14,10 @@ def _run(
 ) -> tuple[Any, dict[str, int]]:
     """Seeded SFTTrainer steps with evaluation and token counting; the trainer and how many
     times a tensor was read back to the host (``item()``, ``bool()``, ``tolist()``) by
-    compute_loss and
-    the Trainer's token count themselves (not by the model's forward)."""
-    from harness.training._deferred import defer_step_readbacks
+    compute_loss and the Trainer's token count themselves (not by the model's forward)."""
+    from contextlib import ExitStack
+
+    from harness.accel import defer_step_readbacks
 
     rows = [{"prompt": f"ticket {i}:", "completion": f" Q{i % 3} x"} for i in range(24)]
     trainer = tiny_sft(
@@ -30,8 +31,6 @@ def _run(
         eval_steps=3,
         include_num_input_tokens_seen=tokens,
     )
-    if defer:
-        assert defer_step_readbacks(trainer) == {"metrics": True, "tokens": True}
     reads = {"n": 0}
     inside = {"on": False}
     item, as_bool, as_list = torch.Tensor.item, torch.Tensor.__bool__, torch.Tensor.tolist
@@ -64,16 +63,20 @@ def _run(
 
         return wrapper
 
-    trainer.compute_loss = watched(trainer.compute_loss)
-    trainer.model.forward = paused(trainer.model.forward)
-    trainer._track_num_input_tokens = watched(trainer._track_num_input_tokens)
-    torch.Tensor.item, torch.Tensor.__bool__ = counted(item), counted(as_bool)  # type: ignore[method-assign]
-    torch.Tensor.tolist = counted(as_list)  # type: ignore[method-assign]
-    try:
-        trainer.train()
-    finally:
-        torch.Tensor.item, torch.Tensor.__bool__ = item, as_bool  # type: ignore[method-assign]
-        torch.Tensor.tolist = as_list  # type: ignore[method-assign]
+    with ExitStack() as stack:
+        if defer:  # first: the counting wrappers below wrap what it put in place
+            done = stack.enter_context(defer_step_readbacks(trainer))
+            assert done == {"metrics": True, "tokens": True}
+        trainer.compute_loss = watched(trainer.compute_loss)
+        trainer.model.forward = paused(trainer.model.forward)
+        trainer._track_num_input_tokens = watched(trainer._track_num_input_tokens)
+        torch.Tensor.item, torch.Tensor.__bool__ = counted(item), counted(as_bool)  # type: ignore[method-assign]
+        torch.Tensor.tolist = counted(as_list)  # type: ignore[method-assign]
+        try:
+            trainer.train()
+        finally:
+            torch.Tensor.item, torch.Tensor.__bool__ = item, as_bool  # type: ignore[method-assign]
+            torch.Tensor.tolist = as_list  # type: ignore[method-assign]
     return trainer, reads
 
 
@@ -107,8 +110,22 @@ def test_deferred_readbacks_log_the_same_numbers_without_waiting_per_micro_step(
 def test_other_trl_releases_keep_their_own_compute_loss(
     tiny_sft: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import harness.training._deferred as deferred
+    import harness.accel.patches.trainer as deferred
 
     monkeypatch.setattr(deferred, "KNOWN_TRL_COMPUTE_LOSS", {})
     with pytest.raises(AssertionError):  # _run asserts both parts applied
         _run(tiny_sft, tmp_path, defer=True)
+
+
+def test_the_trainer_gets_its_own_methods_back(tiny_sft: Any, tmp_path: Path) -> None:
+    from harness.accel import defer_step_readbacks
+
+    rows = [{"prompt": f"ticket {i}:", "completion": f" Q{i % 3} x"} for i in range(8)]
+    trainer = tiny_sft(tmp_path, rows, max_steps=2, logging_steps=1)
+    callbacks = len(trainer.callback_handler.callbacks)
+    with defer_step_readbacks(trainer) as done:
+        assert done == {"metrics": True, "tokens": True}
+        assert {"log", "compute_loss", "_track_num_input_tokens"} <= set(vars(trainer))
+        trainer.train()
+    assert not {"log", "compute_loss", "_track_num_input_tokens"} & set(vars(trainer))
+    assert len(trainer.callback_handler.callbacks) == callbacks

@@ -10,7 +10,7 @@ Configurations (``--configs``, comma separated):
                             batch 4 x 2048, accumulation 4, paged 8-bit AdamW, bf16
   plain-lora / plain-qlora  a plain peft loop, no checkpointing, batches of 16 x 1024
                             (QLoRA through prepare_model_for_kbit_training)
-  ours-lora-5g / ours-qlora-5g     the harness's path (harness.training.speed_settings) with
+  ours-lora-5g / ours-qlora-5g     the harness's path (harness.accel.plan_speed) with
                             the seed recipe's batch shape and memory budget
   ours-lora-fast / ours-qlora-fast the harness's path with batches of 16 x 1024
   ours-lora-5g-m8, ours-qlora-5g-m8[p]  the -5g recipe (effective batch 16 x 2048) in
@@ -22,33 +22,29 @@ Configurations (``--configs``, comma separated):
   ours-lora-5g-m16          the same effective batch in one micro-batch of 16 rows (no
                             accumulation), checkpointed and offloaded
 
-ours-* configs on CUDA run each LoRA layer through harness.training._fused_lora (one autograd
-node, no dropout copies kept) and reentrant checkpointing, as train_lora does
-(harness.training._speed.use_fused_lora); ours-lora-5g-m8 also keeps the checkpointed layer
-inputs in pinned host memory (train.offload_checkpoints). On CPU every ours-* config fuses
-with --tiny, to exercise it.
-Knobs (environment, ours-* only): BENCH_MICRO=rows per micro-batch (accumulation keeps the
-effective batch), BENCH_CKPT_FRACTION=share of layers checkpointed (-5g configs),
-BENCH_NO_CKPT=1, BENCH_FUSED=1 / BENCH_NO_FUSED=1 (force the fused layers / peft's forward),
-BENCH_NO_TRIM=1 (keep the Trainer's per-step model walks), BENCH_NO_DEFER=1 (read trl's
-per-micro-step metrics back at once, harness.training._deferred), BENCH_BLOCKING=1 (blocking
-batch copies to the GPU), BENCH_REENTRANT=1 /
-BENCH_NO_REENTRANT=1 (reentrant checkpointing on / off), BENCH_OFFLOAD=1 / BENCH_NO_OFFLOAD=1
-(checkpointed layer inputs in pinned host memory, harness.training._offload; implies
-reentrant), BENCH_NO_LIGER=1, BENCH_SAC=1 (trl's selective checkpointing: attention outputs
-saved, not recomputed), BENCH_LORA_DROPOUT, BENCH_PROFILE=1, BENCH_ANATOMY=1
-(bench/step_anatomy.py), BENCH_LEAN=1 / BENCH_NO_LEAN=1 (force fused_lora's lean mode on /
-off; by default it follows train_lora: on with checkpointing — LoRA dropout masks drawn in
-Triton kernels, harness.training._lora_triton, and the MLP's SwiGLU product recomputed,
-harness.training._fused_mlp).
-Session 3's ours-* measurements ran without the step trim, session 4's with the knobs named
-beside them in docs/benchmarks.md.
+ours-* configs run the harness's speed plan (harness.accel.plan_speed, as train_lora does:
+on CUDA each LoRA layer through harness.accel's fused nodes, reentrant checkpointing, liger,
+deferred readbacks, lean mode with checkpointing); seed-* and plain-* run with none of it.
+On CPU every ours-* config fuses with --tiny, to exercise it.
+Flags that change one piece of the plan (ours-* only; each was a BENCH_* variable before):
+--micro N (rows per micro-batch; accumulation keeps the effective batch), --ckpt-fraction F
+(share of layers checkpointed, -5g configs), --no-ckpt, --fused on|off, --lean on|off
+(Triton dropout masks and the MLP's SwiGLU product recomputed; default: with checkpointing
+on CUDA), --reentrant on|off, --offload on|off (checkpointed layer inputs in pinned host
+memory; implies reentrant), --no-trim (keep the Trainer's per-step model walks), --no-defer
+(read trl's per-micro-step metrics back at once), --blocking (blocking batch copies),
+--no-liger, --sac (trl's selective checkpointing: attention outputs saved, not recomputed),
+--lora-dropout P; and for any config --profile (top CUDA kernels of two steps) and --anatomy
+(bench/training/step_anatomy.py: GPU time by kernel kind, idle time by host frame, memory
+at the peak, after the timed steps).
+Session 3's ours-* measurements ran without the step trim, session 4's and 5's with the
+BENCH_* variables named beside them in docs/benchmarks.md (the flags above by another name).
 
-Run on a GPU:   python bench/gpu_train.py --steps 12
-                python bench/gpu_train.py --rounds 3 --configs seed-lora,ours-lora-5g-m8
+Run on a GPU:   python bench/training/gpu_train.py --steps 12
+                python bench/training/gpu_train.py --rounds 3 --configs seed-lora,ours-lora-5g-m8
                   (the list run three times over; medians, and paired per-round ratios)
-Smoke on CPU:   python bench/gpu_train.py --tiny --steps 2 --warmup 1 \
-                  --configs seed-lora,ours-lora-5g,ours-lora-5g-m8,ours-qlora-5g-m8p
+Smoke on CPU:   python bench/training/gpu_train.py --tiny   (a tiny llama, 1 + 1 steps;
+                  add --configs seed-lora,ours-lora-5g,ours-lora-5g-m8,ours-qlora-5g-m8p for more)
 Prints a table last; writes $OUT/train_bench.json when OUT is set.
 """
 
@@ -65,7 +61,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALL = [
     "seed-lora",
     "ours-lora-5g",
@@ -76,11 +72,11 @@ ALL = [
     "plain-qlora",
     "ours-qlora-fast",
 ]
-# Named -5g variants: micro-batch rows and the share of layers checkpointed; BENCH_* knobs
-# override them. Micro-batches of 1 or 2 rows with fewer layers checkpointed were measured
-# slower than 4 rows fully checkpointed (docs/benchmarks.md): the per-micro-step cost is
-# nearly fixed, so the variants go the other way, to 8 rows (QLoRA's 4-bit base leaves room
-# for some layers to keep their activations).
+# Named -5g variants: micro-batch rows and the share of layers checkpointed; --micro and
+# --ckpt-fraction override them. Micro-batches of 1 or 2 rows with fewer layers checkpointed
+# were measured slower than 4 rows fully checkpointed (docs/benchmarks.md): the cost of a
+# micro-step is nearly fixed, so the variants go the other way, to 8 rows (QLoRA's 4-bit base
+# leaves room for some layers to keep their activations).
 VARIANTS: dict[str, dict[str, float]] = {
     "ours-lora-5g-m8": {"micro": 8, "offload": 1},
     "ours-lora-5g-m16": {"micro": 16, "offload": 1},
@@ -154,10 +150,9 @@ def token_data(n: int, seq: int, vocab: int, seed: int = 0) -> list[list[int]]:
     return rows
 
 
-def lora_config() -> Any:
+def lora_config(dropout: float = 0.05) -> Any:
     from peft import LoraConfig
 
-    dropout = float(os.environ.get("BENCH_LORA_DROPOUT", "0.05"))
     return LoraConfig(
         r=16,
         lora_alpha=32,
@@ -168,17 +163,17 @@ def lora_config() -> Any:
 
 
 class _Profile:
-    """BENCH_PROFILE=1: the top CUDA kernels of two timed steps, to see where time goes.
+    """--profile: the top CUDA kernels of two timed steps, to see where time goes.
 
-    BENCH_ANATOMY=1: after the timed steps, two more steps under torch.profiler (with Python
-    stacks) and one under the allocator's history, read by bench/step_anatomy.py: GPU time
-    by kernel kind, GPU idle time by the host code it fell in, what is alive at the peak.
-    Printed as ``ANATOMY {...}`` and written to $OUT/anatomy-<config>.json.
+    --anatomy: after the timed steps, two more steps under torch.profiler (with Python
+    stacks) and one under the allocator's history, read by bench/training/step_anatomy.py:
+    GPU time by kernel kind, GPU idle time by the host code it fell in, what is alive at the
+    peak. Printed as ``ANATOMY {...}`` and written to $OUT/anatomy-<config>.json.
     """
 
-    def __init__(self, warmup: int, steps: int, name: str) -> None:
+    def __init__(self, warmup: int, steps: int, name: str, profile: bool, anatomy: bool) -> None:
         self.start, self.end, self.name, self.prof = warmup, warmup + steps, name, None
-        self.anatomy = bool(os.environ.get("BENCH_ANATOMY"))
+        self.profile, self.anatomy = profile, anatomy
         self.result: dict[str, Any] = {}
         self.baseline = 0
 
@@ -193,7 +188,7 @@ class _Profile:
             return
         if self.anatomy:
             self._anatomy(step)
-        if not os.environ.get("BENCH_PROFILE"):
+        if not self.profile:
             return
         if step == self.start:
             self.prof = torch.profiler.profile(
@@ -212,7 +207,7 @@ class _Profile:
     def _anatomy(self, step: int) -> None:
         """``step`` counts finished optimizer steps; the timed ones end at ``self.end``."""
         import torch
-        from step_anatomy import gpu_time, memory_at_peak  # bench/ is on sys.path
+        from step_anatomy import gpu_time, memory_at_peak  # bench/training/ is on sys.path
 
         if step == self.end:
             self.prof = torch.profiler.profile(
@@ -269,38 +264,58 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
-def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[str, Any]:
+def _choice(value: str, default: bool) -> bool:
+    """An ``auto|on|off`` flag: ``auto`` keeps what the plan decided."""
+    return default if value == "auto" else value == "on"
+
+
+def ours_plan(name: str, cuda: bool, tiny: bool, ckpt: bool, o: argparse.Namespace) -> Any:
+    """The harness's speed plan for an ours-* config (what train_lora would use on this
+    device), with the flags' changes."""
+    from dataclasses import replace
+
+    from harness.accel import plan_speed
+
+    variant = VARIANTS.get(name, {})
+    fraction = o.ckpt_fraction if o.ckpt_fraction is not None else variant.get("fraction", 1.0)
+    offload = _choice(o.offload, bool(variant.get("offload"))) and ckpt
+    plan = plan_speed("auto", cuda=cuda, gradient_checkpointing=ckpt, bf16=cuda)
+    reentrant = cuda or offload  # offloading needs reentrant checkpointing
+    return replace(
+        plan,
+        checkpoint_fraction=fraction if ckpt else 1.0,
+        offload=offload,
+        reentrant=_choice(o.reentrant, reentrant) or offload,
+        fused=_choice(o.fused, plan.fused or tiny),  # on CPU too with --tiny, to exercise it
+        lean=_choice(o.lean, plan.lean),
+        trim=plan.trim and not o.no_trim,
+        defer=plan.defer and not o.no_defer,
+        non_blocking=plan.non_blocking and not o.blocking,
+        liger=plan.liger and not o.no_liger,
+    )
+
+
+def run_sft(name: str, base: Path, o: argparse.Namespace) -> dict[str, Any]:
     """seed-* and ours-*-5g / ours-*-fast: trl SFTTrainer with the given settings."""
     import torch
     from datasets import Dataset
     from transformers import AutoTokenizer, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
-    from harness.training._deferred import defer_step_readbacks
-    from harness.training._fused_lora import fused_lora
-    from harness.training._offload import offload_saved_inputs
-    from harness.training._speed import (
-        checkpointing_kwargs,
-        no_adapter_input_casts,
-        partial_checkpointing,
-        speed_settings,
-        trim_step_overhead,
-        use_fused_lora,
-        use_lean_lora,
-    )
+    from harness.accel import SpeedPlan
 
+    steps, warmup, tiny = o.steps, o.warmup, o.tiny
     cuda = torch.cuda.is_available()
     quantized = "qlora" in name
     seed = name.startswith("seed")
     fast = name.endswith("fast")
     batch, accum, seq = (16, 1, 1024) if fast else (4, 4, 2048)
     variant = VARIANTS.get(name, {})
-    extra: list[Any] = []
-    offload = False
     if tiny:
-        seq = 128
+        seq = 64
     tok = AutoTokenizer.from_pretrained(str(base))
     model = load(base, quantized, "cuda" if cuda else "cpu")
+    plan = SpeedPlan()  # seed-*: none of the speed code
     if seed:
         kw: dict[str, Any] = {
             "optim": "paged_adamw_8bit" if cuda else "adamw_torch",
@@ -312,30 +327,21 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
 
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
     else:
-        kw = speed_settings(cuda, quantized)
-        if os.environ.get("BENCH_BLOCKING"):
-            kw.pop("accelerator_config", None)
-        kw["gradient_checkpointing"] = not fast
-        if os.environ.get("BENCH_NO_LIGER"):
-            kw.pop("use_liger_kernel", None)
-        micro = os.environ.get("BENCH_MICRO") or variant.get("micro")
+        ckpt = not fast and not o.no_ckpt
+        micro = o.micro or variant.get("micro")
         if micro:  # micro-batch rows, accumulation keeps the batch
             mb = int(micro)
             accum, batch = accum * batch // mb, mb
-        if os.environ.get("BENCH_NO_CKPT"):
-            kw["gradient_checkpointing"] = False
-        # as train_lora: reentrant on CUDA (offloading needs it), unless BENCH_NO_REENTRANT
-        offload = bool(os.environ.get("BENCH_OFFLOAD") or variant.get("offload"))
-        offload = offload and not os.environ.get("BENCH_NO_OFFLOAD")
-        reentrant = cuda and not os.environ.get("BENCH_NO_REENTRANT")
-        reentrant = reentrant or offload or bool(os.environ.get("BENCH_REENTRANT"))
-        kw.update(checkpointing_kwargs(reentrant=reentrant))
-        if os.environ.get("BENCH_SAC"):
-            kw["gradient_checkpointing_kwargs"]["selective"] = True
-        fraction = float(os.environ.get("BENCH_CKPT_FRACTION") or variant.get("fraction", 1.0))
-        if kw["gradient_checkpointing"] and fraction < 1.0:
-            extra.append(partial_checkpointing(fraction))
-    prof = _Profile(warmup, steps, name)
+        plan = ours_plan(name, cuda, tiny, ckpt, o)
+        kw = {
+            "optim": "adamw_torch_fused" if cuda else "adamw_torch",
+            "bf16": cuda,
+            "gradient_checkpointing": ckpt,
+            **plan.sft_kwargs(),
+        }
+        if o.sac:
+            kw.setdefault("gradient_checkpointing_kwargs", {})["selective"] = True
+    prof = _Profile(warmup, steps, name, o.profile, o.anatomy)
     n_rows = (steps + warmup + prof.extra_steps) * batch * accum
     data = Dataset.from_dict({"input_ids": token_data(n_rows, seq, model.config.vocab_size)})
     times: list[float] = []
@@ -351,93 +357,83 @@ def run_sft(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[
             if logs and "loss" in logs:
                 losses.append((int(state.global_step), float(logs["loss"])))
 
-    out_dir = tempfile.mkdtemp(prefix="sft-")
-    args = SFTConfig(
-        output_dir=out_dir,
-        per_device_train_batch_size=batch,
-        gradient_accumulation_steps=accum,
-        max_steps=steps + warmup + prof.extra_steps,
-        learning_rate=2e-4,
-        lr_scheduler_type="cosine",
-        warmup_steps=0.03,
-        max_grad_norm=1.0,
-        max_length=seq,
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        seed=0,
-        data_seed=0,
-        packing=False,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-        use_cpu=not cuda,
-        **kw,
-    )
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=data,
-        processing_class=tok,
-        peft_config=lora_config(),
-        callbacks=[_Clock(), *extra],
-    )
-    if not seed and not os.environ.get("BENCH_NO_TRIM"):
-        trim_step_overhead(trainer)
-    if not seed and cuda and not os.environ.get("BENCH_NO_DEFER"):
-        defer_step_readbacks(trainer)  # as train_lora on CUDA
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    _sync()
-    t0 = time.perf_counter()
-    # Fused LoRA where the harness uses it (QLoRA on CUDA), on CPU with --tiny so the smoke
-    # runs it, or forced either way with BENCH_FUSED=1 / BENCH_NO_FUSED=1; ours-* only.
-    fuse = not seed and (
-        use_fused_lora(cuda, quantized) or tiny or bool(os.environ.get("BENCH_FUSED"))
-    )
-    fuse = fuse and not os.environ.get("BENCH_NO_FUSED")
-    offload = not seed and offload and kw.get("gradient_checkpointing", False)
-    lean = use_lean_lora(cuda, bool(kw.get("gradient_checkpointing", False)))
-    lean = (lean or bool(os.environ.get("BENCH_LEAN"))) and not os.environ.get("BENCH_NO_LEAN")
-    with (
-        no_adapter_input_casts(trainer.model, cuda and not seed),
-        fused_lora(trainer.model, fuse, lean=lean) as fused,
-        offload_saved_inputs(trainer.model.get_base_model().model, offload) as moved,
-    ):
-        trainer.train()
+    with plan.guard(model):
+        args = SFTConfig(
+            output_dir=tempfile.mkdtemp(prefix="sft-"),
+            per_device_train_batch_size=batch,
+            gradient_accumulation_steps=accum,
+            max_steps=steps + warmup + prof.extra_steps,
+            learning_rate=2e-4,
+            lr_scheduler_type="cosine",
+            warmup_steps=0.03,
+            max_grad_norm=1.0,
+            max_length=seq,
+            logging_steps=1,
+            save_strategy="no",
+            report_to=[],
+            seed=0,
+            data_seed=0,
+            packing=False,
+            dataloader_num_workers=0,
+            disable_tqdm=True,
+            use_cpu=not cuda,
+            **kw,
+        )
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=data,
+            processing_class=tok,
+            peft_config=lora_config(o.lora_dropout),
+            callbacks=[_Clock(), *plan.callbacks()],
+        )
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        _sync()
+        t0 = time.perf_counter()
+        with plan.training(trainer, trainer.model.get_base_model().model) as applied:
+            trainer.train()
     res = _result(
         name, t0, times[: warmup + steps], warmup, batch * accum * seq, losses, trainer.model
     )
-    if fuse and lean and cuda:
-        from harness.training._lora_triton import tuned
+    if plan.fused and plan.lean and cuda:
+        from harness.accel import lora_dropout_tiles  # imports triton
 
-        res["triton_tiles"] = tuned()
-    ckpt = [getattr(c, "checkpointed", None) for c in extra]
+        res["triton_tiles"] = lora_dropout_tiles()
+    ckpt_cb = [getattr(c, "checkpointed", None) for c in trainer.callback_handler.callbacks]
+    ckpt_cb = [c for c in ckpt_cb if c is not None]
+    fused, moved = applied.fused, applied.offloaded
     res.update(
         micro_batch=batch,
         accum=accum,
         seq=seq,
-        fused_layers=fused.fused,
-        lean_mlps=fused.mlps,
-        offloaded_gb_per_step=round(moved.bytes / 2**30 / max(1, len(times)), 2),
-        checkpointed_layers=ckpt[0] if ckpt else ("all" if kw["gradient_checkpointing"] else 0),
+        speed="off" if seed else "auto",
+        liger=applied.liger,
+        fused_layers=fused.fused if fused else 0,
+        lean_mlps=fused.mlps if fused else 0,
+        offloaded_gb_per_step=round((moved.bytes if moved else 0) / 2**30 / max(1, len(times)), 2),
+        checkpointed_layers=ckpt_cb[0]
+        if ckpt_cb
+        else ("all" if kw["gradient_checkpointing"] else 0),
     )
     return res
 
 
-def run_plain(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> dict[str, Any]:
+def run_plain(name: str, base: Path, o: argparse.Namespace) -> dict[str, Any]:
     """plain-*: the reference loop the issue measured (peft model, AdamW, no checkpointing)."""
     import torch
     from peft import get_peft_model, prepare_model_for_kbit_training
 
+    steps, warmup, tiny = o.steps, o.warmup, o.tiny
     cuda = torch.cuda.is_available()
     dev = "cuda" if cuda else "cpu"
     quantized = "qlora" in name
-    batch, seq = 16, (128 if tiny else 1024)
+    batch, seq = 16, (64 if tiny else 1024)
     model = load(base, quantized, dev)
     if quantized:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     torch.manual_seed(0)
-    model = get_peft_model(model, lora_config())
+    model = get_peft_model(model, lora_config(o.lora_dropout))
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4)
     data = torch.tensor(token_data((steps + warmup) * batch, seq, model.config.vocab_size))
@@ -490,9 +486,9 @@ def _result(
     }
 
 
-def worker(name: str, base: Path, steps: int, warmup: int, tiny: bool) -> None:
+def worker(name: str, base: Path, o: argparse.Namespace) -> None:
     fn = run_plain if name.startswith("plain") else run_sft
-    res = fn(name, base, steps, warmup, tiny)
+    res = fn(name, base, o)
     print("RESULT " + json.dumps(res), flush=True)
 
 
@@ -556,31 +552,76 @@ def _rounds_summary(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# Flags passed on to each worker process as given (the plan's pieces, profiling)
+PLAN_FLAGS = [
+    ("--micro", {"type": int, "default": None, "help": "rows per micro-batch (ours-*)"}),
+    ("--ckpt-fraction", {"type": float, "default": None, "help": "share of layers checkpointed"}),
+    ("--no-ckpt", {"action": "store_true", "help": "no gradient checkpointing (ours-*)"}),
+    ("--fused", {"choices": ["auto", "on", "off"], "default": "auto"}),
+    ("--lean", {"choices": ["auto", "on", "off"], "default": "auto"}),
+    ("--reentrant", {"choices": ["auto", "on", "off"], "default": "auto"}),
+    ("--offload", {"choices": ["auto", "on", "off"], "default": "auto"}),
+    ("--no-trim", {"action": "store_true", "help": "keep the Trainer's per-step model walks"}),
+    ("--no-defer", {"action": "store_true", "help": "read metrics back every micro-step"}),
+    ("--blocking", {"action": "store_true", "help": "blocking batch copies to the GPU"}),
+    ("--no-liger", {"action": "store_true"}),
+    ("--sac", {"action": "store_true", "help": "trl's selective activation checkpointing"}),
+    ("--lora-dropout", {"type": float, "default": 0.05}),
+    ("--profile", {"action": "store_true", "help": "top CUDA kernels of two timed steps"}),
+    ("--anatomy", {"action": "store_true", "help": "step_anatomy.py after the timed steps"}),
+]
+
+
+def _passed_on(argv: list[str]) -> list[str]:
+    """The plan and profiling flags of this command line, for the workers."""
+    names = {f for f, _ in PLAN_FLAGS}
+    out: list[str] = []
+    args = iter(argv)
+    for a in args:
+        flag = a.split("=", 1)[0]
+        if flag in names:
+            out.append(a)
+            spec = dict(PLAN_FLAGS)[flag]
+            if "=" not in a and spec.get("action") != "store_true":
+                out.append(next(args))
+    return out
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--configs", default=",".join(ALL))
-    ap.add_argument("--steps", type=int, default=12)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--tiny", action="store_true")
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("--configs", default=None, help=f"comma separated (default: {','.join(ALL)})")
+    ap.add_argument("--steps", type=int, default=None, help="timed steps (default 12; tiny 1)")
+    ap.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 3; tiny 1)")
+    ap.add_argument(
+        "--tiny", action="store_true", help="smoke: a tiny llama on the CPU, seed-lora and "
+        "ours-lora-5g-m8 (unless --configs), 1 + 1 steps of 64 tokens; timings mean nothing"
+    )  # fmt: skip
     ap.add_argument("--base", type=Path, default=None)
     ap.add_argument("--worker", default=None)
     ap.add_argument("--rounds", type=int, default=1, help="run the config list this many times")
+    for flag, spec in PLAN_FLAGS:
+        ap.add_argument(flag, **spec)  # type: ignore[arg-type]
     a = ap.parse_args()
+    a.steps = a.steps if a.steps is not None else (1 if a.tiny else 12)
+    a.warmup = a.warmup if a.warmup is not None else (1 if a.tiny else 3)
     if a.worker:
-        worker(a.worker, a.base, a.steps, a.warmup, a.tiny)
+        worker(a.worker, a.base, a)
         return
+    configs = a.configs or ("seed-lora,ours-lora-5g-m8" if a.tiny else ",".join(ALL))
     base = a.base or Path(tempfile.mkdtemp(prefix="bench-base-"))
     if not (base / "config.json").exists():
         make_base(base, a.tiny)
     results = []
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    names = a.configs.split(",")
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    names = configs.split(",")
+    extra = _passed_on(sys.argv[1:])
     for rnd, name in ((r, n) for r in range(a.rounds) for n in names):
-        cmd = [sys.executable, __file__, "--worker", name, "--base", str(base)]
+        cmd = [sys.executable, __file__, "--worker", name, "--base", str(base), *extra]
         cmd += ["--steps", str(a.steps), "--warmup", str(a.warmup)] + (["--tiny"] if a.tiny else [])
         t = time.perf_counter()
         p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if os.environ.get("BENCH_PROFILE"):
+        if a.profile:
             print(p.stdout[-6000:])
         for x in p.stdout.splitlines():
             if x.startswith("ANATOMY "):
@@ -598,6 +639,9 @@ def main() -> None:
     if os.environ.get("OUT"):
         Path(os.environ["OUT"], "train_bench.json").write_text(json.dumps(results, indent=1))
     print(_table(results) if a.rounds == 1 else _rounds_summary(results))
+    failed = [r["config"] for r in results if "error" in r]
+    if failed:
+        sys.exit(f"configs failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ every store isolated. A case counts as *rejected* only when
 - the user's files (project dir, model dir, adapter dirs) are byte-for-byte unchanged
   (what the run itself creates -- reports/, mlflow.db, .harness/, caches -- is ignored).
 
-    python bench/bad_inputs.py [--jobs 1] [--only SUBSTRING] [--keep]
+    python bench/robustness/bad_inputs.py [--jobs 1] [--only SUBSTRING] [--keep]
+    python bench/robustness/bad_inputs.py --tiny   (smoke: two cases)
 
 Prints a Markdown table and ``bad inputs rejected: N/N``; exits 0 when every case is rejected.
 """
@@ -33,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -410,6 +411,8 @@ CASES = [
 ]
 
 
+TINY_CASES = ("missing-file", "recipe-typo")  # --tiny: one experiment file, one recipe file
+
 # --- running and judging -----------------------------------------------------------------------
 
 
@@ -538,13 +541,14 @@ def _cell(text: str, limit: int = 160) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--tiny", action="store_true", help=f"smoke: only {', '.join(TINY_CASES)}")
     ap.add_argument("--jobs", type=int, default=1, help="cases run at once (default 1: serial)")
     ap.add_argument("--only", default="", help="run only cases whose name contains this")
     ap.add_argument("--messages", action="store_true", help="also print every case's full message")
     ap.add_argument("--keep", action="store_true", help="keep the work dir and print its path")
     args = ap.parse_args()
-    cases = [c for c in CASES if args.only in c.name]
+    cases = [c for c in CASES if args.only in c.name and (not args.tiny or c.name in TINY_CASES)]
     tmp = tempfile.mkdtemp(prefix="bad-inputs-")
     work = Path(tmp)
     try:

@@ -2,9 +2,10 @@
 
 With every decoder layer checkpointed, what stays on the GPU between forward and backward is
 each layer's input: for a 1.1B llama and a micro-batch of 8 x 2048 tokens that is 22 x 64 MB
-= 1.3 GB, a quarter of a 5 GB budget (bench/gpu_train.py ``BENCH_ANATOMY=1``). Moving those
-inputs to pinned host memory lets a larger micro-batch — fewer, longer micro-steps, which is
-what made training faster on an H200 — fit the same budget.
+= 1.3 GB, a quarter of a 5 GB budget (bench/training/gpu_train.py ``--anatomy``). Moving
+those inputs to pinned host memory lets a larger micro-batch — fewer, longer micro-steps,
+which is what made training faster on an H200 — fit the same budget. Only torch's public
+hooks are used (``saved_tensors_hooks``, module forward hooks): no third-party internals.
 
 The copies run on a side stream so the GPU keeps computing: each input leaves for the host
 while its layer runs forward, and in backward the input of the layer below is brought back

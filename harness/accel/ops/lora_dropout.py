@@ -4,8 +4,8 @@
 
 On an H200 the dropout around the LoRA ``A`` projection was the largest cost of a
 checkpointed LoRA step besides the GEMMs (1.1B llama, 8 x 2048: 44 ms of dropout kernels in
-forward and 31 ms of masking in backward, of 579 ms GPU work; bench/gpu_train.py
-``BENCH_ANATOMY=1``). Each costs a full read and write of the layer input. Here the mask is
+forward and 31 ms of masking in backward, of 579 ms GPU work; bench/training/gpu_train.py
+``--anatomy``). Each costs a full read and write of the layer input. Here the mask is
 drawn inside the kernels from a counter-based generator (Philox), so the ``A`` projection
 reads ``x`` once and writes only the r-wide result, and backward draws the same mask again
 from the same seed instead of loading one:
@@ -20,13 +20,13 @@ of 32-bit multiplies for 128 random bits. The first version drew one call per el
 (``tl.rand``), four times per layer and step (forward, checkpointing's recompute, both
 backward kernels), and measured 14% slower than torch's dropout on an H200 (43.2k against
 50.3k tokens/s, checkpointed 8 x 2048). Here one call serves eight consecutive elements of
-a row, 16 bits each (bench/lora_dropout.py, one H200, 16,384 x 2048 / x 5632 inputs: the
-forward kernel 0.88x / 1.27x the speed of torch's dropout-then-matmul, the backward kernels
-0.64-0.66x / 0.87-1.12x; within a checkpointed step, where no mask is kept or reloaded,
-51.7k against 50.8k tokens/s at 3.77 instead of 4.11 GB). An element is dropped when its
-16 bits fall below ``round(p * 65536)``, so the drop probability is ``p`` rounded to a
-multiple of 1/65536 (0.05 -> 0.0500031) and the kept values are scaled by that rounded
-probability's ``1 / (1 - p)``, keeping the expectation exact.
+a row, 16 bits each (bench/training/lora_dropout.py, one H200, 16,384 x 2048 / x 5632
+inputs: the forward kernel 0.88x / 1.27x the speed of torch's dropout-then-matmul, the
+backward kernels 0.64-0.66x / 0.87-1.12x; within a checkpointed step, where no mask is
+kept or reloaded, 51.7k against 50.8k tokens/s at 3.77 instead of 4.11 GB). An element is
+dropped when its 16 bits fall below ``round(p * 65536)``, so the drop probability is ``p``
+rounded to a multiple of 1/65536 (0.05 -> 0.0500031) and the kept values are scaled by that
+rounded probability's ``1 / (1 - p)``, keeping the expectation exact.
 
 The masks are independent between adapters (one seed each), as peft's, but drawn from
 Triton's generator instead of torch's: a run is the same training process, not the same
@@ -34,7 +34,7 @@ random numbers. The seed comes from torch's CPU generator, so gradient checkpoin
 restores that generator before a recompute, replays it. ``r`` must be a power of two of at
 least 16 (``tl.dot``'s smallest tile). Tile sizes are autotuned per input width on a GPU
 (``triton.autotune``; a single tile under Triton's CPU interpreter). Used by
-``fused_lora(..., lean=True)``: on CUDA with gradient checkpointing (``use_lean_lora``).
+``fused_lora(..., lean=True)``: on CUDA with gradient checkpointing (``SpeedPlan.lean``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ decide) with the embedded default policy:
 - planted: one capability loses exactly the detectable effect that gate reports for it — the
   gate must say NO-GO at least 80% of the time.
 
-    python bench/planted_effect.py [--reps 200] [--resamples 10000]
+    python bench/validity/planted_effect.py [--reps 200] [--resamples 10000]
+    python bench/validity/planted_effect.py --tiny    (smoke: 4 replications, 1,000 resamples)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from harness.config import ItemResult, SuiteSpec, load_experiment  # noqa: E402
@@ -90,13 +91,16 @@ def _verdict(policy, base, cand, caps):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=200)
-    ap.add_argument("--resamples", type=int, default=10_000)
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--reps", type=int, default=None, help="default 200 (tiny 4)")
+    ap.add_argument("--resamples", type=int, default=None, help="default 10,000 (tiny 1,000)")
+    ap.add_argument("--tiny", action="store_true", help="smoke: the figures mean nothing")
     ap.add_argument("--capability", default="factual_recall")
     ap.add_argument("--forgetting-margin", type=float, default=None)
     ap.add_argument("--capability-margin", type=float, default=None)
     args = ap.parse_args()
+    args.reps = args.reps or (4 if args.tiny else 200)
+    args.resamples = args.resamples or (1000 if args.tiny else 10_000)
     exp = load_experiment(ROOT / "experiment.yaml")
     update: dict[str, object] = {"bootstrap_resamples": args.resamples, "require_change": False}
     if args.forgetting_margin is not None:
