@@ -247,3 +247,16 @@ def test_gate_with_comparison_arms_end_to_end(tiny_model_dir_64: Path, isolated_
             assert ("champion" in aliases) == (summary["verdict"] == "GO")
         else:
             assert "champion" not in aliases and mv.tags["harness.verdict"] != "GO", name
+    # The pytest plugin (stored results and cached adapters: no training, no scoring): the
+    # arm's failed checks are xfails with their numbers, and do not change the exit status.
+    plugin = subprocess.run(
+        [*(sys.executable, "-m", "pytest", str(exp), "-p", "harness.pytest_plugin", "-rx"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    out = plugin.stdout + plugin.stderr
+    assert plugin.returncode == proc.returncode, out[-3000:]
+    assert "xfailed" in out and "XFAIL" in out and "noop::all::not_a_noop" in out
+    assert "comparison arm, does not decide: noop::all::not_a_noop" in out
