@@ -119,7 +119,7 @@ def model_config(tiny: bool) -> dict[str, Any]:
 
 def make_base(path: Path, tiny: bool, config: dict[str, Any] | None = None) -> None:
     """Random llama weights and an offline word-level tokenizer, saved once for all workers
-    (``config``: other llama sizes, as bench/train_host.py uses)."""
+    (``config``: other llama sizes, as bench/training/train_host.py uses)."""
     import torch
     from tokenizers import Tokenizer, models
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast

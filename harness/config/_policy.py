@@ -3,8 +3,8 @@
 Defaults are sized for the built-in general suite (1,500 items, 250 per capability) and the
 churn a LoRA adapter causes there (about a quarter of items change correctness): with them a
 harmless adapter is failed at most alpha of the time and a capability drop of about 10 points
-is caught 80% of the time (bench/planted_effect.py, docs/benchmarks.md). Smaller suites need
-wider margins; each check reports the effect it can detect.
+is caught 80% of the time (bench/validity/planted_effect.py, docs/benchmarks.md). Smaller
+suites need wider margins; each check reports the effect it can detect.
 """
 
 from __future__ import annotations

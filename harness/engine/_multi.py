@@ -5,7 +5,7 @@ shared is the load of the base, the tokenisation, the request packing, and (in `
 the forward passes themselves: every packed row goes through the model once per variant inside
 one batch, peft routing each copy through its adapter (``adapter_names``, ``"__base__"`` for
 the bare base). ``switch`` mode instead runs the data once per variant with ``set_adapter``;
-which is faster depends on the device (bench/scoring_gpu.py measures both).
+which is faster depends on the device (bench/scoring/scoring_gpu.py measures both).
 
 ``VariantScorer.lm(name)`` is an lm-eval model for one variant: the first variant asked for a
 set of loglikelihood requests scores them for every variant and keeps the others' results, so

@@ -283,7 +283,7 @@ def _train_lora(
             # require grad, so gradients reach every adapter layer through the frozen 4-bit
             # layers. On CUDA, bf16 autocast and trl (which makes the embedding output require
             # grad under checkpointing) do both without the fp32 copies of embeddings and head
-            # (bench/gpu_train.py: ours-qlora-*; tests/training/test_train_gpu.py).
+            # (bench/training/gpu_train.py: ours-qlora-*; tests/training/test_train_gpu.py).
             model = prepare_model_for_kbit_training(
                 model, use_gradient_checkpointing=t.gradient_checkpointing
             )
