@@ -25,6 +25,7 @@ SCRIPTS = {
     "training/train_host.py": "| ckpt-trim-fused |",
     "training/lora_dropout.py": "torch ms",  # on CUDA; without it the skip line below
     "training/step_anatomy.py": '"peak_gb"',
+    "training/qlora_cpu.py": "qlora_cpu: done",
     "scoring/scoring_cpu.py": "speed-up",
     "scoring/scoring_gpu.py": "| base + 2 adapters, mixed |",
     "scoring/scoring_host.py": '"checksum"',
