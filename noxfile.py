@@ -153,6 +153,13 @@ def ui(session: nox.Session) -> None:
         # A tracking server (docs/mlflow.md) serves its own UI; `mlflow ui` needs a store URI.
         session.skip(f"MLFLOW_TRACKING_URI is a tracking server: open {uri}")
     py = _install(session)
+    port = os.environ.get("MLFLOW_PORT", "5000")
+    # MLflow 3.17 opens experiments in its GenAI view; the gate's runs (LoRA vs QLoRA children,
+    # metric charts, compare) read in the model-training view (docs/mlflow.md).
+    session.log(
+        f"open http://127.0.0.1:{port}, switch to 'Model training', or open an experiment at "
+        f"http://127.0.0.1:{port}/#/experiments/<id>?workflowType=machine_learning"
+    )
     session.run(
         py,
         "-m",
@@ -161,7 +168,7 @@ def ui(session: nox.Session) -> None:
         "--backend-store-uri",
         uri,
         "--port",
-        os.environ.get("MLFLOW_PORT", "5000"),
+        port,
         *session.posargs,
         external=True,
         env={**_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
