@@ -15,7 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_default_experiment_validates() -> None:
     exp = load_experiment(ROOT / "experiment.yaml")
     assert {s.kind for s in exp.suites} == {"task", "general"}
-    assert [c.name for c in exp.candidates] == ["lora"]
+    # The LoRA release candidate decides; its QLoRA twin is a comparison arm (docs/gates.md).
+    assert [(c.name, c.role) for c in exp.candidates] == [
+        ("lora", "release"),
+        ("qlora", "comparison"),
+    ]
+    assert exp.candidates[1].compare_to == "lora"
+    assert exp.gate.quantized_bases == ["nf4"]
 
 
 # Shipped recipes that deliberately leave the guide's ranges, and the fields they leave it on.

@@ -235,7 +235,7 @@ def test_gate_with_comparison_arms_end_to_end(tiny_model_dir_64: Path, isolated_
     # to it (only lora's version can hold it, and only on GO).
     from mlflow import MlflowClient
 
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri=summary["mlflow_tracking_uri"])
     for name, v in variants.items():
         reg = v.get("registered_model")
         if reg is None:
