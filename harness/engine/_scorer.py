@@ -7,8 +7,8 @@ so a context runs once for all its choices, choices that start alike share their
 and neighbouring contexts (sorted) share a suite's fixed instruction. A row is a trie laid out
 depth-first; a tree-shaped attention mask lets each node see only its ancestors, and position
 ids are node depths, so the model computes exactly what ``context + choice`` alone would give.
-No key/value cache is copied, and one forward scores every choice of many items. The vocabulary
-head and the float32 log-softmax run only on the rows whose next token is scored.
+No key/value cache is copied; one forward scores every choice of many items; the vocabulary head
+and the float32 log-softmax run only on the rows whose next token is scored.
 
 Rows are filled to about ``row_tokens`` nodes (no padding inside a row), sorted by length and
 cut into batches by a padded-token budget. A batch's input tensors are filled with numpy slice
