@@ -11,10 +11,9 @@ No key/value cache is copied; one forward scores every choice of many items; the
 and the float32 log-softmax run only on the rows whose next token is scored.
 
 Rows are filled to about ``row_tokens`` nodes (no padding inside a row), sorted by length and
-cut into batches by a padded-token budget. A batch's input tensors are filled with numpy slice
-copies (no per-token Python loop), and per-token results stay on the device until every batch
-has been launched: the host never waits for the accelerator between batches, so it builds batch
-k+1 while batch k runs, and reads all results in one transfer at the end.
+cut into batches by a padded-token budget. Batch tensors are filled with numpy slice copies,
+and per-token results stay on the device until every batch has been launched: the host never
+waits for the accelerator, builds batch k+1 while batch k runs, and reads all results at once.
 """
 
 from __future__ import annotations
