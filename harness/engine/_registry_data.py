@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.config import ConfigError
 from harness.config._registry_suite import RegistrySuite
-from harness.engine._registry import RegistryState, canonical, fingerprint_of, offline
+from harness.engine._registry_common import RegistryState, canonical, fingerprint_of, offline
 
 _LOCAL_BUILDERS = {"json", "csv", "parquet", "text", "arrow", "pandas"}
 # Built tasks by (task, snapshot dir, config): a process validates and then scores the same

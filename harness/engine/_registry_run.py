@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.config import ConfigError, ItemResult, ScoringSettings
 from harness.config._registry_suite import RegistrySuite
-from harness.engine._registry import RegistryState
+from harness.engine._registry_common import RegistryState
 
 Selection = list[tuple[str, int]]
 
@@ -123,7 +123,7 @@ def run_registry_suite(
     """Score the selected items not in ``skip`` through lm-eval, batch by batch."""
     from lm_eval.evaluator import evaluate
 
-    from harness.engine._suite_runner import _items_from_samples
+    from harness.engine._samples import _items_from_samples
 
     state = _state(suite)
     chosen = selection(suite, settings)
