@@ -64,7 +64,7 @@ def test_fsdp_launch_stores_4bit_weights_in_the_compute_dtype(
     from transformers import AutoModelForCausalLM
 
     from harness.models._quant import bnb_config
-    from harness.training._sft import fsdp_enabled
+    from harness.training._sft_setup import fsdp_enabled
 
     assert not fsdp_enabled()
     monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
