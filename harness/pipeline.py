@@ -23,6 +23,7 @@ from rich.markup import escape
 
 from harness import _provenance
 from harness._gate import payload
+from harness._gate.champion import find_champions
 from harness._gate.keys import store_path
 from harness._gate.pool import ModelPool
 from harness._gate.record import gate_summary, suite_record, variant_record
@@ -77,11 +78,12 @@ def run_gate(
     """Run the whole gate. Raises ConfigError for bad input; returns the verdict otherwise."""
     from harness.tracking import gate_run
 
-    gate = GatePipeline(exp, console or Console(), retrain)
+    gate = GatePipeline(exp, console or Console(emoji=False), retrain)
     gate.plan()
     with gate_run(exp.name, gate.run_id) as mlf:
         gate.load(mlf)
         gate.baseline()
+        gate.champion()
         gate.candidates()
         outcome = gate.decide()
         return gate.record(mlf, outcome)
@@ -110,6 +112,8 @@ class GatePipeline:
             f"[bold]Gate run {self.run_id}[/] for experiment [bold]{exp.name}[/] "
             f"({escape(str(exp.source))})"
         )
+        # Before any model loads: a bad champion name or an unreachable registry costs seconds.
+        self.champions = find_champions(exp, self.steps)
 
     def load(self, mlf: GateRunLog) -> None:
         """Load the base once; record provenance; log the run's settings to MLflow."""
@@ -134,6 +138,7 @@ class GatePipeline:
         scorer = Scorer(exp, self.steps, self.store, base.tokenizer, self.provenance)
         pool = ModelPool(exp.base, base, self.steps)
         self.variants = Variants(exp, base, self.steps, scorer, pool, retrain=self.retrain)
+        self.champions.check_bases(base)  # a champion of another base: exit 2 before scoring
 
     def baseline(self) -> None:
         """Score the base on every suite (and each quantised base of gate.quantized_bases)."""
@@ -147,6 +152,14 @@ class GatePipeline:
         )
         for quant in self.exp.gate.quantized_bases:
             v.quantized_base(quant)
+
+    def champion(self) -> None:
+        """Attach and score the champion each release candidate must not be worse than
+        (from the result store when it was scored before: its fingerprint is its files')."""
+        t0 = time.perf_counter()
+        self.champions.score(self.variants, self.steps)
+        if self.champions.mapping():
+            self.durations["champion_s"] = round(time.perf_counter() - t0, 2)
 
     def candidates(self) -> None:
         """Train or load, attach and score every candidate; then the merged LoRAs."""
@@ -169,6 +182,7 @@ class GatePipeline:
             pairs=v.pairs,
             merged=v.merged,
             comparison=self.exp.comparison_variants(),
+            champions=self.champions.mapping(),
         )
         checks = self.steps.run("Deciding", lambda: evaluate(evidence))
         outcome = decide(checks)
@@ -193,6 +207,7 @@ class GatePipeline:
             checks=outcome.checks,
             results=v.results,
             provenance=self.provenance,
+            gated_against=self.champions.registry_tags(),
         )
         payload.log_run_end(mlf, suites, outcome.checks, self.durations, outcome.verdict)
         summary = gate_summary(
@@ -208,6 +223,7 @@ class GatePipeline:
             durations=self.durations,
             # The items whose answers changed, for the report's side-by-side samples.
             samples=changed_samples(v.results, exp.suites),
+            champions=self.champions.records(v.results),
         )
         run_dir = exp.reports_dir / self.run_id
         write_report_files(summary, run_dir)

@@ -114,7 +114,8 @@ def _log_variant(
             s.name: item_table(s.metric, results["base"][s.name], results[v.name][s.name])
             for s in suites
         },
-        adapter_dir=Path(v.adapter) if v.adapter else None,
+        # A champion's adapter is already in the registry (or a directory): not logged again.
+        adapter_dir=Path(v.adapter) if v.adapter and v.role != "champion" else None,
         adapter_key=v.fingerprint,
         history=tr.get("history"),
         val_curve=[tuple(x) for x in tr.get("val_loss_curve", [])],
@@ -133,9 +134,14 @@ def log_variants(
     checks: list[Check],
     results: dict[str, dict[str, list[ItemResult]]],
     provenance: dict[str, Any],
+    gated_against: dict[str, str] | None = None,
 ) -> list[VariantRecord]:
     """A child run per variant but the baseline; returns the variants, each candidate with
-    the ``registered_model`` its adapter was registered as."""
+    the ``registered_model`` its adapter was registered as.
+
+    A version's tags say what a later run needs to gate against it as the champion: the
+    base it was gated on (fingerprint, location, dtype), how it is served (quantisation),
+    and (``harness.champion``) the champion it was itself gated against."""
     out = variants[:1]
     for v in variants[1:]:
         child_id = _log_variant(mlf, exp, v, suites, checks, results)
@@ -152,6 +158,14 @@ def log_variants(
                     "harness.variant_fingerprint": str(v.fingerprint),
                     "harness.base_fingerprint": base_fingerprint,
                     "harness.git_commit": provenance.get("git_commit") or "unknown",
+                    "harness.base_model": exp.base.model,
+                    "harness.dtype": str(v.dtype),
+                    "harness.quantization": str(v.quantization or "none"),
+                    **(
+                        {"harness.champion": gated_against[v.name]}
+                        if gated_against and v.name in gated_against
+                        else {}
+                    ),
                 },
             )
             v = v.model_copy(

@@ -14,6 +14,7 @@ from harness.config import Experiment, ItemResult, SuiteSpec
 from harness.config._registry_suite import RegistrySuite
 from harness.gates import Check, GateOutcome, find_check_kind
 from harness.report import (
+    ChampionRecord,
     CheckKindInfo,
     CheckRecord,
     GateSummary,
@@ -155,6 +156,7 @@ def gate_summary(
     provenance: dict[str, Any],
     durations: dict[str, float],
     samples: list[dict[str, Any]],
+    champions: list[ChampionRecord] | None = None,
 ) -> GateSummary:
     """The run's summary.json, every field set (see ``harness.report.GateSummary``)."""
     return GateSummary(
@@ -175,4 +177,5 @@ def gate_summary(
         provenance=plain(provenance),
         durations=dict(durations),
         samples=[SampleBlock.model_validate(plain(b)) for b in samples],
+        champions=list(champions or []),
     )

@@ -1,5 +1,6 @@
 """Validated experiment, suite, recipe and gate-policy models, and their loaders."""
 
+from harness.config._champion import ChampionSpec, champion_variants, decides_release
 from harness.config._errors import ConfigError
 from harness.config._experiment import (
     BUILTIN_BASE,
@@ -31,6 +32,7 @@ __all__ = [
     "BUILTIN_BASE",
     "BaseSpec",
     "CandidateSpec",
+    "ChampionSpec",
     "ConfigError",
     "Experiment",
     "GatePolicy",
@@ -50,6 +52,8 @@ __all__ = [
     "ScoringSettings",
     "SuiteSpec",
     "TrainSettings",
+    "champion_variants",
+    "decides_release",
     "load_experiment",
     "load_recipe",
     "load_suite",

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harness.config._champion import ChampionSpec, check_champion_names
 from harness.config._errors import ConfigError, from_validation_error, shorten
 from harness.config._paths import resolve_user_path
 from harness.config._policy import GatePolicy
@@ -93,6 +94,9 @@ class ExperimentFile(BaseModel):
     candidates: list[CandidateSpec] = Field(min_length=1)
     scoring: ScoringSettings = ScoringSettings()
     gate: GatePolicy = GatePolicy()
+    # The adapter a release candidate must not be worse than (harness.config._champion);
+    # omitted: each release candidate's registered model, alias champion; "none": off.
+    champion: ChampionSpec | Literal["none"] | None = None
     reports_dir: Path = Path("reports")
 
 
@@ -111,6 +115,8 @@ class Experiment(BaseModel):
     gate: GatePolicy
     reports_dir: Path
     notes: tuple[str, ...] = ()
+    champion: ChampionSpec | None = ChampionSpec()
+    """The champion to gate against (``ChampionSpec()``: auto); None: ``champion: none``."""
     """Accepted oddities worth a line of output (e.g. an adapter recorded for another base)."""
 
     def comparison_variants(self) -> frozenset[str]:
@@ -283,6 +289,11 @@ def load_experiment(path: Path, *, check_data: bool = True) -> Experiment:
             "every candidate has role: comparison, so no check would decide the verdict",
             "give the candidate you mean to ship role: release (the default)",
         )
+    champion = _champion(exp.champion, candidates, root, path)
+    if champion is not None and champion.adapter is not None:
+        note = _check_given_adapter(champion.adapter, modules, base_dir, base.model)
+        if note:
+            notes.append(f"champion: {note}")
     reports_dir = _resolve(root, exp.reports_dir, path, "reports_dir")
     check_reports_dir(reports_dir, path)
     return Experiment(
@@ -296,7 +307,33 @@ def load_experiment(path: Path, *, check_data: bool = True) -> Experiment:
         gate=exp.gate,
         reports_dir=reports_dir,
         notes=tuple(notes),
+        champion=champion,
     )
+
+
+def _champion(
+    raw: ChampionSpec | str | None,
+    candidates: list[CandidateSpec],
+    root: Path,
+    path: Path,
+) -> ChampionSpec | None:
+    """``champion:`` resolved: None when off, its adapter directory resolved and present."""
+    if raw == "none":
+        return None
+    spec = raw if isinstance(raw, ChampionSpec) else ChampionSpec()
+    if spec.adapter is not None:
+        ap = _resolve(root, spec.adapter, path, "champion.adapter")
+        if not ap.is_dir():
+            raise ConfigError(
+                path,
+                "champion.adapter",
+                f"champion adapter dir {ap} not found",
+                "point at a directory holding adapter_config.json, name a registered model "
+                "(champion: {model: NAME}), or set champion: none",
+            )
+        spec = spec.model_copy(update={"adapter": ap})
+    check_champion_names(spec, candidates, path)
+    return spec
 
 
 def _check_recipe_targets(recipe: Recipe, names: list[str], base: str) -> None:

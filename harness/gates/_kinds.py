@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from harness.config import ItemResult
+from harness.gates._champion import not_worse_than_champion
 from harness.gates._check import Check
 from harness.gates._checks import paired_check
 from harness.gates._finite import decide_finite
@@ -173,6 +174,25 @@ MERGE_EQUIVALENCE = register_check_kind(
         description="the LoRA merged into the base predicts like the adapter on all but "
         "gate.merge_tolerance of the items (gate.merge_check)",
         margin_field="merge_tolerance",
+    )
+)
+NOT_WORSE_THAN_CHAMPION = register_check_kind(
+    CheckKind(
+        name="not_worse_than_champion",
+        scope="candidate_suite",
+        decide=not_worse_than_champion,
+        description="a release candidate vs the champion it would replace, every suite and "
+        "capability: the lower bound of candidate - champion stays above "
+        "-gate.champion_margin on task suites (above +gate.champion_min_gain when set), "
+        "-gate.forgetting_margin on general suites, -gate.capability_margin per capability",
+        margin_field="champion_margin",
+        capability_margin_field="capability_margin",
+        direction="no_drop",
+        rule="needs CI low of candidate - champion > -{margin:.4f} (allowed drop; "
+        "> +gate.champion_min_gain where that is set)",
+        remedy="worse than the champion in {where}: keep the champion, or find what changed "
+        "since it was trained (data, recipe, hyperparameters) before releasing this adapter",
+        shown_as=("champion",),
     )
 )
 

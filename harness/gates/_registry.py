@@ -33,11 +33,13 @@ from harness.stats import Direction
 Scope = Literal["variant", "candidate", "candidate_suite", "pair", "merged"]
 SCOPES: tuple[Scope, ...] = ("variant", "candidate", "candidate_suite", "pair", "merged")
 
-ReportRole = Literal["delta", "forgetting", "quantization_gap"]
+ReportRole = Literal["delta", "forgetting", "quantization_gap", "champion"]
 """Where the reports show a kind's checks (they learn it from summary.json's ``check_kinds``):
 ``delta``: its delta is the variant's change vs the baseline on its suite or capability (the
 comparison's cells, with the threshold line); ``forgetting``: a failure is forgetting (the
-comparison's Forgetting row); ``quantization_gap``: a gap vs a reference (its own row and chart).
+comparison's Forgetting row); ``quantization_gap``: a gap vs a reference (its own row and chart);
+``champion``: its delta is the candidate's change vs the champion it must not be worse than
+(the reports' champion section: base -> champion -> candidate).
 """
 
 VariantResults = Mapping[str, list[ItemResult]]  # suite -> per-item results
@@ -56,6 +58,8 @@ class Evidence:
     baseline: str = "base"
     # Comparison arms: their checks are computed and reported but do not decide the verdict.
     comparison: frozenset[str] = frozenset()
+    # Release candidate -> the champion variant it must not be worse than (in ``results``).
+    champions: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

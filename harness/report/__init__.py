@@ -10,6 +10,7 @@ from harness.report._junit import render_junit
 from harness.report._markdown import render_job_summary, render_markdown
 from harness.report._samples import changed_samples
 from harness.report._summary import (
+    ChampionRecord,
     CheckKindInfo,
     CheckRecord,
     GateSummary,
@@ -29,6 +30,7 @@ from harness.report._write import (
 )
 
 __all__ = [
+    "ChampionRecord",
     "CheckKindInfo",
     "CheckRecord",
     "GateSummary",

@@ -27,9 +27,11 @@ from harness.report._format import (
     fmt_num,
     fmt_pct,
     fmt_signed,
+    pass_mark,
     verdict_mark,
 )
 from harness.report._model import CheckView, ReportView, Summary, build_view
+from harness.report._samples import SuiteSamplesView
 from harness.report._scoring import lm_eval_rows, scoring_facts
 from harness.report._summary import as_summary
 
@@ -335,7 +337,13 @@ def _samples(view: ReportView) -> list[str]:
         "▲ fixed, ▼ broken.",
         "",
     ]
-    for block in view.samples:
+    return lines + _sample_tables(view.samples)
+
+
+def _sample_tables(blocks: Sequence[SuiteSamplesView]) -> list[str]:
+    """One collapsible table per suite of changed items (the first column is the reference)."""
+    lines: list[str] = []
+    for block in blocks:
         summary = (
             f"{md_text(block.suite)}: {len(block.items)} of {block.n_changed} changed items "
             f"({block.n_items} scored)"
@@ -359,6 +367,86 @@ def _samples(view: ReportView) -> list[str]:
             rows.append(row)
         lines += [*_table(header, rows), "", "</details>", ""]
     return lines
+
+
+def _champions(view: ReportView) -> list[str]:
+    """Each release candidate against its champion: base -> champion -> candidate."""
+    if not view.champions:
+        return []
+    lines = [
+        "## Against the champion",
+        "",
+        "A release candidate must also not be worse than the adapter it would replace. Scores "
+        f"base → champion → candidate; Δ vs the champion with the gate's paired {view.ci_label}"
+        " and the bound its lower end had to clear.",
+        "",
+    ]
+    base = view.baseline or "base"
+    for ch in view.champions:
+        if ch.first_release:
+            lines += [f"- **{md_text(ch.candidate)}**: {md_text(ch.note)}", ""]
+            continue
+        mark = "" if ch.passed is None else (" ✅" if ch.passed else " ❌")
+        lines += [f"### {md_text(ch.candidate)} vs {md_text(ch.title)}{mark}", ""]
+        lines += [md_text(ch.note), ""]
+        if ch.fingerprint:
+            lines += [
+                f"Champion variant {md_code(ch.variant)}, fingerprint {md_code(ch.fingerprint)}.",
+                "",
+            ]
+        header = [
+            "Suite / capability",
+            "Metric",
+            md_text(base),
+            md_text(ch.variant),
+            md_text(ch.candidate),
+            "Δ vs base",
+            "Δ vs champion",
+            view.ci_label,
+            "Bound",
+            "Result",
+        ]
+        rows = [
+            [
+                md_text(r.label),
+                md_text(r.metric),
+                fmt_num(r.base),
+                fmt_num(r.champion),
+                fmt_num(r.candidate),
+                fmt_signed(r.vs_base),
+                fmt_signed(r.delta),
+                fmt_ci((r.ci_low, r.ci_high)),
+                fmt_signed(r.bound),
+                MISSING if r.passed is None else pass_mark(r.passed),
+            ]
+            for r in ch.rows
+        ]
+        lines += [*_table(header, rows, "llrrrrrrrl"), ""]
+        if ch.samples:
+            lines += [
+                f"Answers that differ between the champion and {md_text(ch.candidate)} "
+                "(▲ fixed, ▼ broken, vs the champion):",
+                "",
+                *_sample_tables(ch.samples),
+            ]
+    return lines
+
+
+def _champions_compact(view: ReportView) -> list[str]:
+    """The job summary's line per release candidate: its champion and the suites' Δ."""
+    lines = []
+    for ch in view.champions:
+        if ch.first_release:
+            lines.append(f"- {md_text(ch.candidate)}: {md_text(ch.note)}")
+            continue
+        parts = [
+            f"{md_text(r.label)} {fmt_signed(r.delta)} {fmt_ci((r.ci_low, r.ci_high))}"
+            + ("" if r.passed is None else (" ✅" if r.passed else " ❌"))
+            for r in ch.rows
+            if r.capability is None
+        ]
+        lines.append(f"- {md_text(ch.candidate)} vs {md_text(ch.title)}: " + "; ".join(parts))
+    return ["**Against the champion**", "", *lines, ""] if lines else []
 
 
 def _excerpt(text: str, limit: int = 120) -> str:
@@ -478,6 +566,7 @@ def render_markdown(summary: Summary) -> str:
         *_heading(view),
         *_reasons(view),
         *_comparison(view, cmp),
+        *_champions(view),
         *_checks(view),
         *_suites(view),
         *_scoring(summary),
@@ -499,6 +588,7 @@ def render_job_summary(summary: Summary) -> str:
     view = build_view(summary)
     lines = [*_heading(view), *_reasons(view, limit=_JOB_MAX_REASONS)]
     lines += _candidates_compact(build_comparison(view))
+    lines += _champions_compact(view)
     ordered = list(view.failed_checks) + [c for c in view.checks if c.passed]
     if ordered:
         lines += [f"**Checks:** {view.tally}", ""]

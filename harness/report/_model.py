@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.report._champion import ChampionView, build_champions
 from harness.report._format import pass_mark, to_float
 from harness.report._samples import SuiteSamplesView, build_samples
 from harness.report._summary import (
@@ -240,6 +241,8 @@ class VariantView:
         what = self.role.replace("_", " ")
         if self.role == "baseline":
             return what
+        if self.role == "champion":
+            return "champion (the release to beat)"
         return f"{what} (comparison arm)" if not self.decides else f"{what} (release)"
 
 
@@ -264,6 +267,8 @@ class ReportView:
     ci_label: str = "90% CI"
     confidence: float | None = None
     samples: tuple[SuiteSamplesView, ...] = ()
+    # Per release candidate, its champion side by side (base -> champion -> candidate).
+    champions: tuple[ChampionView, ...] = ()
 
     @property
     def is_go(self) -> bool:
@@ -442,6 +447,7 @@ def build_view(summary: Summary) -> ReportView:
         ci_label=ci_label,
         confidence=1 - 2 * alpha if alpha is not None and 0 < alpha < 0.5 else None,
         samples=build_samples(s.samples, order),
+        champions=build_champions(s, order),
         run_id=s.run_id,
         experiment=s.experiment,
         created_at=s.created_at,

@@ -173,7 +173,7 @@ class VariantRecord(_Record):
     """A model variant the gate scored: the baseline, a quantised base, or a candidate."""
 
     name: str
-    role: str = Field(description="`baseline`, `quantized_base` or `candidate`")
+    role: str = Field(description="`baseline`, `quantized_base`, `champion` or `candidate`")
     fingerprint: str | None = Field(description="base weights, adapter files and quantisation")
     adapter: str | None
     quantization: str | None
@@ -253,7 +253,7 @@ class SampleBlock(_Record):
     items: list[SampleItem] = Field(default_factory=list)
 
 
-ReportRole = Literal["delta", "forgetting", "quantization_gap"]
+ReportRole = Literal["delta", "forgetting", "quantization_gap", "champion"]
 
 
 class CheckKindInfo(_Record):
@@ -280,6 +280,31 @@ def _pre_registry_kinds() -> dict[str, CheckKindInfo]:
         "no_forgetting": CheckKindInfo(direction="no_drop", shown_as=["delta", "forgetting"]),
         "quantization_gap": CheckKindInfo(direction="no_drop", shown_as=["quantization_gap"]),
     }
+
+
+class ChampionRecord(_Record):
+    """The champion a release candidate was gated against, or why there was none.
+
+    ``source``: ``registry`` (a version of a registered model), ``directory`` (an adapter
+    directory) or ``none`` (a first release: no champion yet; the candidate was gated against
+    the base alone). ``samples`` are the items whose answer differs between the champion and
+    the candidate (``baseline`` in each block is the champion variant).
+    """
+
+    candidate: str
+    variant: str | None = Field(None, description="the scored champion variant; null if none")
+    source: Literal["registry", "directory", "none"]
+    note: str = Field(description="one line for people: what the champion is, or why none")
+    model: str | None = Field(None, description="registered model name")
+    version: str | None = None
+    alias: str | None = Field(None, description="the alias it was found by")
+    adapter: str | None = Field(None, description="the local adapter directory scored")
+    fingerprint: str | None = Field(None, description="the champion variant's fingerprint")
+    base_fingerprint: str | None = Field(None, description="the base the champion was recorded for")
+    own_base: str | None = Field(
+        None, description="across bases: the champion's own base, which it was scored on"
+    )
+    samples: list[SampleBlock] = Field(default_factory=list)
 
 
 # ---- the summary -----------------------------------------------------------------------
@@ -317,6 +342,10 @@ class GateSummary(_Record):
     durations: dict[str, NaNFloat]
     samples: list[SampleBlock] = Field(
         default_factory=list, description="per suite, the items whose answers changed"
+    )
+    champions: list[ChampionRecord] = Field(
+        default_factory=list,
+        description="per release candidate, the champion it was gated against (or none)",
     )
 
     @classmethod

@@ -1,5 +1,6 @@
 """MLflow logging of gate runs (the only package that imports mlflow)."""
 
+from harness.tracking._champion import ChampionVersion, RegistryUnreachable, find_champion
 from harness.tracking._mlflow import (
     ADAPTER_MAX_MB_ENV,
     GateRunLog,
@@ -31,14 +32,17 @@ __all__ = [
     "CANDIDATE_ALIAS",
     "CHAMPION_ALIAS",
     "ITEM_TABLE_COLUMNS",
+    "ChampionVersion",
     "Comparison",
     "GateRunInfo",
     "GateRunLog",
     "MetricDiff",
+    "RegistryUnreachable",
     "RunNotFound",
     "adapter_max_bytes",
     "compare_gate_runs",
     "comparison_tables",
+    "find_champion",
     "gate_run",
     "get_gate_run",
     "item_table",
