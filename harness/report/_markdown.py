@@ -7,15 +7,10 @@ summary is trimmed to fit a GitHub job summary or PR comment without scrolling.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from harness.report._compare import (
-    CandidateSummary,
-    CompareCell,
-    ComparisonView,
     build_comparison,
-    gap_reference,
 )
 from harness.report._format import (
     MISSING,
@@ -30,6 +25,8 @@ from harness.report._format import (
     pass_mark,
     verdict_mark,
 )
+from harness.report._md_compare import _candidates_compact, _comparison
+from harness.report._md_parts import _table, md_code, md_text
 from harness.report._model import CheckView, ReportView, Summary, build_view
 from harness.report._samples import SuiteSamplesView
 from harness.report._scoring import lm_eval_rows, scoring_facts
@@ -37,44 +34,9 @@ from harness.report._summary import as_summary
 
 UI_HINT = "Open the MLflow UI with `nox -s ui` (then browse to the run id above)."
 
-_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
-
 # Job-summary budget: GitHub shows it inline, so keep it well under ~40 lines.
 _JOB_MAX_REASONS = 6
 _JOB_MAX_ROWS = 10
-
-
-def md_text(value: object) -> str:
-    """Escape text for a Markdown table cell or paragraph.
-
-    Pipes would split table cells, newlines would end the row, and a tag-like ``<``
-    would let a suite or reason string inject raw HTML into a rendered PR comment. A
-    plain comparison ("bound -0.18 < -0.05") is left readable for people viewing raw.
-    """
-    s = MISSING if value is None else str(value)
-    s = s.replace("\\", "\\\\").replace("|", "\\|")
-    s = _TAG_START.sub("&lt;", s)
-    return " ".join(s.splitlines())
-
-
-def md_code(value: object) -> str:
-    """Wrap an identifier in a code span that survives backticks and table pipes."""
-    s = " ".join(str(value).splitlines()).replace("|", "\\|")
-    longest = run = 0
-    for ch in s:
-        run = run + 1 if ch == "`" else 0
-        longest = max(longest, run)
-    fence = "`" * (longest + 1)
-    pad = " " if s.startswith("`") or s.endswith("`") else ""
-    return f"{fence}{pad}{s}{pad}{fence}"
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> list[str]:
-    """A GFM table; ``align`` gives one char per column: "l" or "r" (default "l")."""
-    spec = [("---:" if (align[i : i + 1] == "r") else "---") for i in range(len(header))]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(spec) + " |"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
 
 
 def _heading(view: ReportView) -> list[str]:
@@ -204,127 +166,6 @@ def _capabilities(view: ReportView) -> list[str]:
     if lines:
         lines = ["## Per-capability scores (forgetting)", "", *lines]
     return lines
-
-
-def _candidate_verdict(c: CandidateSummary) -> str:
-    if not c.checks:
-        return "_no checks_"
-    if c.passed:
-        return f"✅ {len(c.checks)}/{len(c.checks)} pass"
-    return f"❌ {c.n_failed}/{len(c.checks)} fail"
-
-
-def _forgetting(c: CandidateSummary) -> str:
-    if not c.forgetting_checks:
-        return MISSING
-    if c.forgotten:
-        return "❌ " + md_text(", ".join(c.forgotten))
-    return "✅ none"
-
-
-def _gaps(c: CandidateSummary) -> str:
-    parts = []
-    for g in c.quantization_gaps:
-        ref = gap_reference(g)
-        where = md_text(g.suite) + (f" vs {md_text(ref)}" if ref else "")
-        mark = "✅" if g.passed else "❌"
-        parts.append(f"{where}: {fmt_signed(g.delta)} {fmt_ci((g.ci_low, g.ci_high))} {mark}")
-    return "; ".join(parts) or MISSING
-
-
-def _compare_cell(cell: CompareCell) -> str:
-    text = fmt_num(cell.score)
-    if cell.score_low is not None:
-        text += f" [{fmt_num(cell.score_low)}, {fmt_num(cell.score_high)}]"
-    if cell.is_baseline:
-        return text
-    text += f" · Δ {fmt_signed(cell.delta)}"
-    if cell.delta_low is not None or cell.delta_high is not None:
-        text += f" {fmt_ci((cell.delta_low, cell.delta_high))}"
-    if cell.passed is not None:
-        text += " ✅" if cell.passed else " ❌"
-    return text
-
-
-def _training_facts(c: CandidateSummary) -> list[tuple[str, str]]:
-    t = c.training
-    if t is None:
-        return []
-    return [
-        ("Training time", fmt_duration(t.train_seconds)),
-        ("Tokens / s", fmt_num(t.tokens_per_second, 0)),
-        ("Peak memory", fmt_mb(t.peak_memory_mb)),
-        ("Trainable params", f"{fmt_pct(t.trainable_pct)} ({fmt_int(t.trainable_params)})"),
-        ("Adapter size", fmt_bytes(t.adapter_size_bytes)),
-        ("Final train loss", fmt_num(t.final_loss, 4)),
-        ("Final validation loss", fmt_num(t.final_val_loss, 4)),
-        ("4-bit execution", md_text(t.execution) if t.execution else MISSING),
-    ]
-
-
-def _comparison(view: ReportView, cmp: ComparisonView) -> list[str]:
-    """Candidates side by side: only when there is a choice to make (two or more)."""
-    if len(cmp.candidates) < 2:
-        return []
-    base = [f"{md_text(cmp.baseline)} (baseline)"] if cmp.baseline else []
-    header = ["", *base, *(md_text(c.label) for c in cmp.candidates)]
-    blank = [""] * len(base)
-    rows = [["**Verdict**", *blank, *(_candidate_verdict(c) for c in cmp.candidates)]]
-    rows += [
-        [f"{md_text(r.label)} ({md_text(r.metric)})", *(_compare_cell(x) for x in r.cells)]
-        for r in cmp.rows
-    ]
-    rows.append(["Forgetting", *blank, *(_forgetting(c) for c in cmp.candidates)])
-    rows.append(["Quantization gap", *blank, *(_gaps(c) for c in cmp.candidates)])
-    facts = [dict(_training_facts(c)) for c in cmp.candidates]
-    labels = next((list(f) for f in facts if f), [])
-    rows += [[label, *blank, *(f.get(label, MISSING) for f in facts)] for label in labels]
-    note = (
-        f"Scores with a {cmp.score_ci_label} (Wilson, 0/1 metrics); Δ vs the baseline with "
-        f"the gate's paired {view.ci_label}."
-    )
-    return ["## Candidates compared", "", note, "", *_table(header, rows), ""]
-
-
-def _candidates_compact(cmp: ComparisonView) -> list[str]:
-    """One row per candidate: the job summary's at-a-glance comparison."""
-    if not cmp.candidates:
-        return []
-    suites = [r for r in cmp.rows if r.capability is None]
-    header = [
-        "Candidate",
-        "Checks",
-        *(f"Δ {md_text(r.label)}" for r in suites),
-        "Forgetting",
-        "Quant. gap",
-        "Train time",
-        "Peak mem",
-        "Adapter",
-    ]
-    rows = []
-    for c in cmp.candidates:
-        deltas = []
-        for r in suites:
-            cell = next((x for x in r.cells if x.variant == c.name), None)
-            deltas.append(fmt_signed(cell.delta) if cell else MISSING)
-        t = c.training
-        rows.append(
-            [
-                md_text(c.label),
-                _candidate_verdict(c),
-                *deltas,
-                _forgetting(c),
-                " ".join(
-                    f"{fmt_signed(g.delta)}{'✅' if g.passed else '❌'}"
-                    for g in c.quantization_gaps
-                )
-                or MISSING,
-                fmt_duration(t.train_seconds) if t else MISSING,
-                fmt_mb(t.peak_memory_mb) if t else MISSING,
-                fmt_bytes(t.adapter_size_bytes) if t else MISSING,
-            ]
-        )
-    return ["**Candidates**", "", *_table(header, rows, "ll" + "r" * (len(header) - 2)), ""]
 
 
 def _samples(view: ReportView) -> list[str]:
