@@ -138,17 +138,8 @@ def _resolve(root: Path, p: Path, file: Path, field: str) -> Path:
     return resolve_user_path(p, root, file, field)
 
 
-def load_experiment(path: Path, *, check_data: bool = True) -> Experiment:
-    """Validate an experiment file and everything it points at, before any model is loaded.
-
-    Failing here costs milliseconds; failing after a baseline costs minutes.
-    """
-    path = path.resolve()
-    raw = read_yaml_mapping(path, "experiment")
-    try:
-        exp = ExperimentFile.model_validate(raw)
-    except ValidationError as exc:
-        raise from_validation_error(path, exc) from exc
+def _load_suites(exp: ExperimentFile, path: Path, check_data: bool) -> list[SuiteSpec]:
+    """The experiment's suites, each validated, with distinct names the gate policy can use."""
     root = path.parent
     suites: list[SuiteSpec] = []
     for i, s in enumerate(exp.suites):
@@ -191,6 +182,12 @@ def load_experiment(path: Path, *, check_data: bool = True) -> Experiment:
         )
     if not any(s.kind == "task" for s in suites) and not any(s.kind == "general" for s in suites):
         raise ConfigError(path, "suites", "no task or general suite", "add at least one suite")
+    return suites
+
+
+def _resolve_base(exp: ExperimentFile, path: Path) -> BaseSpec:
+    """The base spec with a local model directory made absolute (or the builtin checked)."""
+    root = path.parent
     base = exp.base
     if not base.model.startswith("builtin:"):
         bp = _resolve(root, Path(base.model), path, "base.model")
@@ -209,14 +206,19 @@ def load_experiment(path: Path, *, check_data: bool = True) -> Experiment:
             f"unknown builtin model '{base.model}'",
             f"use '{BUILTIN_BASE}' or a local model directory",
         )
-    # Module names of the base from its config.json (no weights): None when not llama-style.
-    base_dir: Path | None = None
-    if base.model.startswith("builtin:"):
-        modules = llama_module_names(BUILTIN_LAYOUT)
-    else:
-        base_dir = Path(base.model)
-        modules = llama_module_names(read_base_layout(base_dir))
-    notes: list[str] = []
+    return base
+
+
+def _load_candidates(
+    exp: ExperimentFile,
+    path: Path,
+    base: BaseSpec,
+    modules: Any,
+    base_dir: Path | None,
+    notes: list[str],
+) -> tuple[list[CandidateSpec], dict[str, Recipe]]:
+    """Candidates with their recipes loaded or adapters checked, names, roles and twins valid."""
+    root = path.parent
     candidates: list[CandidateSpec] = []
     recipes: dict[str, Recipe] = {}
     seen: set[str] = set()
@@ -289,6 +291,32 @@ def load_experiment(path: Path, *, check_data: bool = True) -> Experiment:
             "every candidate has role: comparison, so no check would decide the verdict",
             "give the candidate you mean to ship role: release (the default)",
         )
+    return candidates, recipes
+
+
+def load_experiment(path: Path, *, check_data: bool = True) -> Experiment:
+    """Validate an experiment file and everything it points at, before any model is loaded.
+
+    Failing here costs milliseconds; failing after a baseline costs minutes.
+    """
+    path = path.resolve()
+    raw = read_yaml_mapping(path, "experiment")
+    try:
+        exp = ExperimentFile.model_validate(raw)
+    except ValidationError as exc:
+        raise from_validation_error(path, exc) from exc
+    root = path.parent
+    suites = _load_suites(exp, path, check_data)
+    base = _resolve_base(exp, path)
+    # Module names of the base from its config.json (no weights): None when not llama-style.
+    base_dir: Path | None = None
+    if base.model.startswith("builtin:"):
+        modules = llama_module_names(BUILTIN_LAYOUT)
+    else:
+        base_dir = Path(base.model)
+        modules = llama_module_names(read_base_layout(base_dir))
+    notes: list[str] = []
+    candidates, recipes = _load_candidates(exp, path, base, modules, base_dir, notes)
     champion = _champion(exp.champion, candidates, root, path)
     if champion is not None and champion.adapter is not None:
         note = _check_given_adapter(champion.adapter, modules, base_dir, base.model)
