@@ -84,7 +84,7 @@ def test_checks_per_suite_and_capability_with_their_margins() -> None:
     assert champ["lora::general::not_worse_than_champion"].margin == POLICY.forgetting_margin
     assert champ["lora::general/a::not_worse_than_champion"].margin == POLICY.capability_margin
     assert all(c.p_adjusted is not None for c in champ.values())  # in the Holm family
-    # 8 items of 400 lost (-0.02): inside the 0.05 margin; the champion's own checks: none.
+    # 8 items of 400 lost (-0.02): inside the margin; the champion's own checks: none.
     assert all(c.passed for c in champ.values()) and decide(checks).verdict == "GO"
     assert not any(c.variant == "champion" and c.kind != "finite_outputs" for c in checks)
 
@@ -95,7 +95,7 @@ def test_a_regression_past_the_margin_fails_with_the_remedy() -> None:
     assert outcome.verdict == "NO-GO"
     (failed,) = [c for c in checks if not c.passed]
     assert failed.name == "lora::task::not_worse_than_champion"
-    assert "allowed drop -0.050" in failed.reason
+    assert f"allowed drop -{POLICY.champion_margin:.3f}" in failed.reason
     assert any(r.startswith("worse than the champion in task:") for r in outcome.reasons)
 
 
