@@ -103,3 +103,31 @@ def test_result_key_settings_change_only_away_from_defaults() -> None:
     seeded = result_key(ScoringSettings(fewshot_seed=7), "v", "s")
     prompted = result_key(ScoringSettings(system_instruction="Be brief."), "v", "s")
     assert len({default.settings, seeded.settings, prompted.settings}) == 3
+
+
+def test_plan_lists_champion_checks_once_the_registry_has_one(
+    tiny_experiment: Path, isolated_env: Path
+) -> None:
+    """Automatic champion: a first release plans no champion checks (and creates no MLflow
+    store); once the candidate's registered model has the alias, every subject is planned
+    again against it, in the same Holm family."""
+    from mlflow.tracking import MlflowClient
+
+    from harness.tracking import CHAMPION_ALIAS, registered_model_name
+
+    code, out = _run("plan", str(tiny_experiment))
+    assert code == 0, out
+    assert "not_worse_than_champion" not in out and "Holm across 4 checks" in out
+    assert not (isolated_env / "mlflow.db").exists()
+
+    client = MlflowClient(f"sqlite:///{isolated_env / 'mlflow.db'}")
+    model = registered_model_name("tiny-experiment", "lora")
+    client.create_registered_model(model)
+    mv = client.create_model_version(model, source=str(isolated_env))
+    client.set_registered_model_alias(model, CHAMPION_ALIAS, mv.version)
+    code, out = _run("plan", str(tiny_experiment))
+    assert code == 0, out
+    assert re.search(r"tickets\s+│\s+not_worse_than_champion\s+│\s+30\b", out)
+    assert re.search(r"general/factual\s+│\s+not_worse_than_champion\s+│\s+21\b", out)
+    assert "Holm across 8 checks" in out
+    assert f"registered champion of lora ({model}@{CHAMPION_ALIAS})" in out

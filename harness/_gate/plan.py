@@ -21,7 +21,7 @@ import harness
 from harness._gate.keys import result_key, store_path
 from harness.config import Experiment, ItemResult, ScoringSettings, SuiteSpec
 from harness.config._registry_suite import RegistrySuite
-from harness.gates._plan import PlannedSuite, PowerPlan, plan_power
+from harness.gates import PlannedSuite, PowerPlan, plan_power
 
 
 @dataclass(frozen=True)
@@ -167,8 +167,53 @@ def plan_experiment(exp: Experiment, *, draws: int = 20_000) -> ExperimentPlan:
                 discordance=discordance,
             )
         )
-    plan = plan_power(planned, exp.gate, candidates=len(exp.candidates), draws=draws)
+    champions = _champion_candidates(exp, notes)
+    plan = plan_power(
+        planned, exp.gate, candidates=len(exp.candidates), champions=champions, draws=draws
+    )
     return ExperimentPlan(plan, notes)
+
+
+_UNKNOWN = (
+    "the champion's score is unknown before the run (planned at 0.5) and its discordance "
+    "with a candidate is taken as the base's"
+)
+
+
+def _champion_candidates(exp: Experiment, notes: list[str]) -> int:
+    """Release candidates that get checks against a champion: none with ``champion: none``;
+    in the automatic mode those whose registered model has the alias already (asked of the
+    registry, nothing fetched); a named champion: all of them."""
+    from harness.config import decides_release
+
+    spec = exp.champion
+    release = [c.name for c in exp.candidates if decides_release(c)]
+    if spec is None or not release:
+        return 0
+    if not spec.auto:
+        notes.append(
+            f"not_worse_than_champion planned for {len(release)} release candidate(s) "
+            f"against {spec.describe()}; {_UNKNOWN}"
+        )
+        return len(release)
+    from harness.tracking import CHAMPION_ALIAS, RegistryUnreachable, registered_model_name
+    from harness.tracking._champion_probe import champion_alias_exists
+
+    have: list[str] = []
+    for cand in release:
+        model = registered_model_name(exp.name, cand)
+        try:
+            if champion_alias_exists(model, CHAMPION_ALIAS):
+                have.append(f"{cand} ({model}@{CHAMPION_ALIAS})")
+        except RegistryUnreachable as exc:
+            notes.append(f"champion checks not planned: {exc}")
+            return 0
+    if have:
+        notes.append(
+            f"not_worse_than_champion planned against the registered champion of "
+            f"{', '.join(have)}; {_UNKNOWN}"
+        )
+    return len(have)
 
 
 def plan_lines(result: ExperimentPlan) -> tuple[list[list[str]], list[str]]:
@@ -199,7 +244,8 @@ def plan_lines(result: ExperimentPlan) -> tuple[list[list[str]], list[str]]:
                     f": give it >= {r.items_needed} items or a margin >= {r.margin_needed:.3f}"
                     " (enough even at Holm's worst case)"
                 )
-            flags.append(f"FLAG {r.where}: {advice}")
+            against = " vs the champion" if r.kind == "not_worse_than_champion" else ""
+            flags.append(f"FLAG {r.where}{against}: {advice}")
         rows.append(
             [
                 r.where,

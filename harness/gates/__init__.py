@@ -18,6 +18,7 @@ from harness.gates._kinds import (
     merge_equivalence_check,
     not_a_noop_check,
 )
+from harness.gates._plan import PlannedSuite, PlanRow, PowerPlan, plan_power
 from harness.gates._registry import (
     CheckKind,
     Evidence,
@@ -43,6 +44,9 @@ __all__ = [
     "Evidence",
     "GateOutcome",
     "PairingError",
+    "PlanRow",
+    "PlannedSuite",
+    "PowerPlan",
     "Subject",
     "apply_holm",
     "build_checks",
@@ -56,6 +60,7 @@ __all__ = [
     "not_a_noop_check",
     "paired_arrays",
     "paired_check",
+    "plan_power",
     "register_check_kind",
     "unregister_check_kind",
 ]

@@ -32,13 +32,14 @@ the real checks by tests/gates/test_plan.py):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import stats
 
 from harness.config import GatePolicy
+from harness.config._policy import PolicyMargin
 from harness.stats import Direction
 
 
@@ -200,62 +201,96 @@ def simulate_null(
     return fail.mean(axis=0), float(fail.any(axis=1).mean())
 
 
+def _subjects(
+    suites: Sequence[PlannedSuite], champion: bool
+) -> Iterable[tuple[int, PlannedSuite, str | None, bool]]:
+    """(key, suite, capability, against the champion) of every check one candidate gets: the
+    checks against the base, then (with a champion) the same subjects against the champion,
+    keyed apart so the null simulation draws their deltas independently."""
+    for against in (False, True) if champion else (False,):
+        for i, s in enumerate(suites):
+            key = i + len(suites) if against else i
+            for cap in [None, *s.capabilities] if s.kind != "task" else [None]:
+                yield key, s, cap, against
+
+
+def _threshold(
+    policy: GatePolicy, s: PlannedSuite, cap: str | None, champion: bool
+) -> tuple[float, Direction]:
+    """The margin and direction of a check, as the check kinds decide them."""
+    if s.kind == "task":
+        if not champion:
+            return policy.margin("min_gain", s.name), "gain"
+        gain = policy.champion_gain(s.name)
+        if gain is not None:
+            return gain, "gain"
+        return policy.margin("champion_margin", s.name), "no_drop"
+    name: PolicyMargin = "forgetting_margin" if cap is None else "capability_margin"
+    return policy.margin(name, s.name), "no_drop"
+
+
+def _kind(s: PlannedSuite, champion: bool) -> str:
+    if champion:
+        return "not_worse_than_champion"
+    return "improves" if s.kind == "task" else "no_forgetting"
+
+
 def plan_power(
     suites: Sequence[PlannedSuite],
     policy: GatePolicy,
     *,
     candidates: int = 1,
+    champions: int = 0,
     discordance_source: str = "assumed (gate.plan_discordance)",
     draws: int = 20_000,
 ) -> PowerPlan:
-    """The power plan of a gate run with ``candidates`` candidates (see the module doc)."""
+    """The power plan of a gate run with ``candidates`` candidates, ``champions`` of which are
+    also checked against a champion (see the module doc)."""
     alpha, power = policy.alpha, policy.plan_power
     per_candidate = sum(1 + len(s.capabilities) if s.kind != "task" else 1 for s in suites)
-    m = max(1, candidates * per_candidate + len(policy.quantized_bases) * len(suites))
+    m = max(
+        1,
+        (candidates + champions) * per_candidate + len(policy.quantized_bases) * len(suites),
+    )
     rows: list[PlanRow] = []
     specs: list[_Spec] = []
     weights: dict[int, dict[str, float]] = {}
-    for i, s in enumerate(suites):
-        subjects: list[str | None] = [None, *s.capabilities] if s.kind != "task" else [None]
+    for i, s, cap, champion in _subjects(suites, champions > 0):
         if s.capabilities:
             in_caps = sum(s.items[c] for c in s.capabilities)
             weights[i] = {c: s.items[c] / in_caps for c in s.capabilities}
-        for cap in subjects:
-            n = s.total if cap is None else s.items[cap]
-            if cap is None:
-                margin_name = "min_gain" if s.kind == "task" else "forgetting_margin"
-            else:
-                margin_name = "capability_margin"
-            margin = policy.margin(margin_name, s.name)  # type: ignore[arg-type]
-            direction: Direction = "gain" if s.kind == "task" else "no_drop"
-            d = s.discordance.get(cap, policy.plan_discordance)
-            source = "observed" if cap in s.discordance else discordance_source
-            sd, base = _sd(d), s.baseline.get(cap)
-            se = sd / math.sqrt(max(n, 1))
-            spread = true_sd(d, base) / math.sqrt(max(n, 1))
-            if n < 2:
-                det, worst = math.nan, 1.0
-            else:
-                det = detectable(se, spread, margin, direction, alpha, power)
-                worst = _fail_rate(se, spread, margin, alpha / m) if direction == "no_drop" else 1.0
-            if direction == "no_drop":
-                specs.append(_Spec(i, cap, margin, se, spread))
-            rows.append(
-                PlanRow(
-                    s.name,
-                    cap,
-                    "improves" if direction == "gain" else "no_forgetting",
-                    direction,
-                    n,
-                    margin,
-                    s.baseline.get(cap),
-                    d,
-                    source,
-                    det,
-                    math.nan,
-                    worst,
-                )
+        n = s.total if cap is None else s.items[cap]
+        margin, direction = _threshold(policy, s, cap, champion)
+        d = s.discordance.get(cap, policy.plan_discordance)
+        source = "observed" if cap in s.discordance else discordance_source
+        # Against a champion the reference's score is unknown before the run: the
+        # cautious spread (p = 0.5), not the base's stored score.
+        sd, base = _sd(d), None if champion else s.baseline.get(cap)
+        se = sd / math.sqrt(max(n, 1))
+        spread = true_sd(d, base) / math.sqrt(max(n, 1))
+        if n < 2:
+            det, worst = math.nan, 1.0
+        else:
+            det = detectable(se, spread, margin, direction, alpha, power)
+            worst = _fail_rate(se, spread, margin, alpha / m) if direction == "no_drop" else 1.0
+        if direction == "no_drop":
+            specs.append(_Spec(i, cap, margin, se, spread))
+        rows.append(
+            PlanRow(
+                s.name,
+                cap,
+                _kind(s, champion),
+                direction,
+                n,
+                margin,
+                base,
+                d,
+                source,
+                det,
+                math.nan,
+                worst,
             )
+        )
     rates, gate_rate = simulate_null(specs, weights, alpha, m, draws=draws, seed=policy.seed)
     it = iter(rates)
     out: list[PlanRow] = []

@@ -166,3 +166,56 @@ def test_default_suite_shape_is_not_flagged_and_task_suites_plan_a_gain() -> Non
 def test_true_sd_is_largest_without_a_baseline() -> None:
     assert true_sd(0.25, None) == pytest.approx(np.sqrt(0.25 - 0.0625))
     assert true_sd(0.25, 0.2) < true_sd(0.25, None) < np.sqrt(0.25)
+
+
+def test_champion_checks_are_planned_with_their_margins() -> None:
+    """With a champion every subject is planned twice: against the base and against the
+    champion (task suites at champion_margin, or as a gain with champion_min_gain), all in
+    one Holm family."""
+    suites = [
+        PlannedSuite("general", "general", {"a": 250, "b": 250}, baseline={None: 0.6}),
+        PlannedSuite("t", "task", {None: 300}),
+    ]
+    policy = GatePolicy(champion_margin=0.12)
+    plain = plan_power(suites, policy)
+    both = plan_power(suites, policy, champions=1)
+    assert plain.checks == 4 and both.checks == 8
+    champ = [r for r in both.rows if r.kind == "not_worse_than_champion"]
+    assert [(r.suite, r.capability) for r in champ] == [(r.suite, r.capability) for r in plain.rows]
+    margins = {r.where: (r.direction, r.margin, r.baseline) for r in champ}
+    assert margins == {
+        "general": ("no_drop", policy.forgetting_margin, None),  # champion's score unknown
+        "general/a": ("no_drop", policy.capability_margin, None),
+        "general/b": ("no_drop", policy.capability_margin, None),
+        "t": ("no_drop", 0.12, None),
+    }
+    assert all(0.0 <= r.null_failure <= 1.0 for r in champ)
+    gain = plan_power(suites, GatePolicy(champion_min_gain=0.02), champions=1)
+    task = next(r for r in gain.rows if r.kind == "not_worse_than_champion" and r.suite == "t")
+    assert task.direction == "gain" and task.margin == 0.02 and np.isnan(task.null_failure)
+
+
+def test_champion_task_check_false_nogo_matches_the_real_check() -> None:
+    """A successor as good as the champion, through the real not_worse_than_champion check."""
+    from harness.gates import NOT_WORSE_THAN_CHAMPION
+
+    n, policy = 300, GatePolicy(bootstrap_resamples=1000, champion_margin=0.05, plan_discordance=D)
+    plan = plan_power([PlannedSuite("t", "task", {None: n})], policy, champions=1, draws=40_000)
+    (row,) = [r for r in plan.rows if r.kind == "not_worse_than_champion"]
+    assert 0.2 < row.null_failure < 0.7
+    fails = 0
+    for rep in range(REPS):
+        champion, successor = _pair(np.random.default_rng(500 + rep), n, 0.5)
+        check = paired_check(
+            kind=NOT_WORSE_THAN_CHAMPION,
+            variant="lora",
+            suite=_suite("task"),
+            capability=None,
+            base=_items(champion, [None] * n),
+            cand=_items(successor, [None] * n),
+            policy=policy,
+            margin=policy.champion_margin,
+            reference="champion",
+        )
+        fails += not check.passed
+    assert fails / REPS == pytest.approx(row.null_failure, abs=TOL)
