@@ -29,6 +29,7 @@ SCRIPTS = {
     "scoring/scoring_cpu.py": "speed-up",
     "scoring/scoring_gpu.py": "| base + 2 adapters, mixed |",
     "scoring/scoring_host.py": '"checksum"',
+    "scoring/registry_pack.py": "registry_pack: done",
     "scoring/registry_mmlu.py": "registry_mmlu: done",
     "validity/planted_effect.py": "| false NO-GO rate |",
     "robustness/robustness.py": "resumed runs identical to an uninterrupted run | 1/1 |",
