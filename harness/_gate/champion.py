@@ -5,12 +5,14 @@
    local directory (``harness.tracking.find_champion``), or none (a first release).
 2. :meth:`Champions.check_bases` (once the base is loaded): a champion recorded for another
    base stops the run (ConfigError, exit 2) unless ``champion.across_bases``.
-3. :meth:`Champions.score` (after the baseline): each distinct champion is attached like any
-   adapter (``harness.models`` validates it against the base) and scored through the result
-   store as the variant ``champion`` (role ``champion``). Its fingerprint is built from its
-   adapter files, the base and the quantisation exactly as a candidate's, so a champion that
-   was itself gated in this store is never scored again, and an unchanged champion is scored
-   once.
+3. :meth:`Champions.score` (after the baseline): each distinct champion is attached and
+   scored through the path candidates take (``harness._gate.variants.score_as_shipped``:
+   ``harness.models`` validates it against the base; an adapter that ships its own tokenizer
+   or resized embeddings is scored with that tokenizer on a base load resized for it alone,
+   and its VariantRecord notes say so), through the result store, as the variant
+   ``champion`` (role ``champion``). Its fingerprint is built from its adapter files, the base
+   and the quantisation exactly as a candidate's, so a champion that was itself gated in this
+   store is never scored again, and an unchanged champion is scored once.
 
 The checks (``not_worse_than_champion``) read :meth:`Champions.mapping`; the summary gets one
 :class:`harness.report.ChampionRecord` per release candidate from :meth:`Champions.records`.
@@ -245,45 +247,33 @@ class Champions:
 
     def _score(self, ch: Champion, quant: str, v: Variants) -> str:
         from harness._gate.record import variant_record
-        from harness.models import adapter_tokenizer, chat_template_mismatch, fingerprint_files
 
         assert ch.variant is not None and ch.adapter_dir is not None
         # Exactly as a candidate is attached and scored (Variants.candidate), so a champion
         # that was a candidate of this store has the same fingerprint and stored results.
-        notes: list[str] = []
-        warning = chat_template_mismatch(ch.adapter_dir, self.exp.scoring.apply_chat_template)
-        if warning is not None:
-            v.steps.note(f"warning: {ch.variant}: {warning}")
-            notes.append(warning)
-        model = v.pool.attach(quant, ch.adapter_dir, ch.variant, notes)
-        fp = v._fingerprint(fingerprint_files(ch.adapter_dir), quant)
-        results = v.scorer.score(model, ch.variant, fp, adapter_tokenizer(ch.adapter_dir))
+        scored = v.score_adapter(ch.variant, ch.adapter_dir, quant)
         record = variant_record(
             ch.variant,
             "champion",
-            fp,
+            scored.fingerprint,
             quantization=quant,
             dtype=v.base.dtype,
             adapter=str(ch.adapter_dir),
             execution=v.pool.execution(quant),
-            notes=notes,
+            notes=scored.notes,
         )
-        v.add(record, results)
-        return fp
+        v.add(record, scored.results)
+        return scored.fingerprint
 
     def _score_on_own_base(self, ch: Champion, quant: str, v: Variants, steps: Steps) -> str:
         """across_bases: load the champion's base, check it is the recorded one, score there."""
         from harness._gate.record import variant_record
         from harness._gate.scoring import Scorer
-        from harness.models import (
-            adapter_tokenizer,
-            attach_adapter,
-            fingerprint_files,
-            load_base,
-            variant_fingerprint,
-        )
+        from harness._gate.variants import score_as_shipped
+        from harness.models import attach_adapter, fingerprint_files, load_base, variant_fingerprint
 
         assert ch.variant is not None and ch.adapter_dir is not None and ch.own_base
+        name, adapter_dir = ch.variant, ch.adapter_dir
         if quant != "none":
             raise ConfigError(
                 self.exp.source,
@@ -304,32 +294,43 @@ class Champions:
                 f"the {ch.base_fingerprint} it was gated on: its files changed since",
                 "restore that base, or gate against the base alone (champion: none)",
             )
-        model = attach_adapter(
-            own.model,
-            ch.adapter_dir,
-            ch.variant,
-            base_fingerprint=own.fingerprint,
-            base_tokenizer=own.tokenizer,
-        )
-        model.eval()
-        fp = variant_fingerprint(
-            own.fingerprint, fingerprint_files(ch.adapter_dir), quant, own.dtype
-        )
+
+        def attach(notes: list[str]) -> Any:
+            # A load of its own already: resizing it for the champion's vocabulary is safe.
+            model = attach_adapter(
+                own.model,
+                adapter_dir,
+                name,
+                base_fingerprint=own.fingerprint,
+                base_tokenizer=own.tokenizer,
+                notes=notes,
+            )
+            model.eval()
+            return model
+
         scorer = Scorer(
             self.exp, v.scorer.steps, v.scorer.store, own.tokenizer, v.scorer.provenance
         )
-        results = scorer.score(model, ch.variant, fp, adapter_tokenizer(ch.adapter_dir))
-        del model, own
+        scored = score_as_shipped(
+            name,
+            adapter_dir,
+            scorer,
+            attach,
+            lambda: variant_fingerprint(
+                own.fingerprint, fingerprint_files(adapter_dir), quant, own.dtype
+            ),
+        )  # the champion's own base is dropped when this returns
         record = variant_record(
-            ch.variant,
+            name,
             "champion",
-            fp,
+            scored.fingerprint,
             quantization=quant,
             dtype=dtype,
-            adapter=str(ch.adapter_dir),
+            adapter=str(adapter_dir),
+            notes=scored.notes,
         )
-        v.add(record, results)
-        return fp
+        v.add(record, scored.results)
+        return scored.fingerprint
 
     def records(self, results: dict[str, Any]) -> list[ChampionRecord]:
         """The summary's ``champions``: one per release candidate, with the answers that

@@ -4,14 +4,16 @@ A candidate is either trained here from its recipe (or its adapter is reused fro
 when the same base, recipe and training rows trained one before) or loaded from the adapter
 directory it names. Its adapter is attached to the pooled model that serves its quantisation
 and adapter type (a QLoRA candidate: the base loaded in NF4 through bitsandbytes, shared with
-``gate.quantized_bases``) and scored on every suite. With ``gate.merge_check`` each LoRA served
-unquantised is also merged into a fresh copy of the base and scored again.
+``gate.quantized_bases``) and scored on every suite, with its own tokenizer when it ships one
+(:func:`score_as_shipped`, which the champion goes through too). With ``gate.merge_check`` each
+LoRA served unquantised is also merged into a fresh copy of the base and scored again.
 """
 
 from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +48,48 @@ class EvalItems:
                 task = build_task(suite)
                 self._items[suite.name] = [str(task.doc_to_text(d)) for d in task.eval_docs]
         return self._items
+
+
+@dataclass(frozen=True)
+class ShippedScore:
+    """One adapter attached and scored as shipped (:func:`score_as_shipped`)."""
+
+    fingerprint: str
+    results: VariantResults
+    notes: list[str]  # for its VariantRecord: chat-template warning, own tokenizer, resize
+    prompt_learning: bool  # virtual tokens: nothing to merge
+    seconds: float  # the scoring alone
+
+
+def score_as_shipped(
+    name: str,
+    adapter_dir: Path,
+    scorer: Scorer,
+    attach: Callable[[list[str]], Any],
+    fingerprint: Callable[[], str],
+) -> ShippedScore:
+    """Attach the adapter in ``adapter_dir`` as ``name`` and score it as it was shipped.
+
+    ``attach(notes)`` puts it on a base load (resized for its vocabulary where it needs that,
+    see ``ModelPool.attach``) and appends what the report should say; it is scored with its
+    own tokenizer when it saved one. Candidates and champions both come through here, so a
+    champion is scored exactly as it was as a candidate: same tokenizer, same base rows, same
+    fingerprint (``fingerprint()`` is called after the load, which may decide how a quantised
+    base runs), and the same notes in the report.
+    """
+    from harness.models import adapter_tokenizer, chat_template_mismatch
+
+    notes: list[str] = []
+    warning = chat_template_mismatch(adapter_dir, scorer.exp.scoring.apply_chat_template)
+    if warning is not None:
+        scorer.steps.note(f"warning: {name}: {warning}")
+        notes.append(warning)
+    model = attach(notes)
+    prompt_learning = bool(model.peft_config[name].is_prompt_learning)
+    fp = fingerprint()
+    t0 = time.perf_counter()
+    results = scorer.score(model, name, fp, adapter_tokenizer(adapter_dir))
+    return ShippedScore(fp, results, notes, prompt_learning, time.perf_counter() - t0)
 
 
 @dataclass
@@ -98,39 +142,41 @@ class Variants:
         )
         self.add(record, results)
 
+    def score_adapter(self, name: str, adapter_dir: Path, quant: str) -> ShippedScore:
+        """:func:`score_as_shipped` on the pooled model serving ``quant`` (a load of its own
+        when the adapter changes the base): how candidates and champions on this base are
+        attached and scored."""
+        return score_as_shipped(
+            name,
+            adapter_dir,
+            self.scorer,
+            lambda notes: self.pool.attach(quant, adapter_dir, name, notes),
+            lambda: self._fingerprint(fingerprint_files(adapter_dir), quant),
+        )
+
     def candidate(self, cand: CandidateSpec) -> None:
         """Train (or reuse) or load the candidate's adapter, attach it, score it."""
-        from harness.models import adapter_tokenizer, chat_template_mismatch
-
         quant = cand.quantization or "none"
         adapter_dir, training = self._adapter(cand)
-        notes: list[str] = []
-        warning = chat_template_mismatch(adapter_dir, self.exp.scoring.apply_chat_template)
-        if warning is not None:
-            self.steps.note(f"warning: {cand.name}: {warning}")
-            notes.append(warning)
-        model = self.pool.attach(quant, adapter_dir, cand.name, notes)
-        if model.peft_config[cand.name].is_prompt_learning:
+        scored = self.score_adapter(cand.name, adapter_dir, quant)
+        if scored.prompt_learning:
             self._prompt_learning.add(cand.name)
-        fp = self._fingerprint(fingerprint_files(adapter_dir), quant)
-        t0 = time.perf_counter()
-        results = self.scorer.score(model, cand.name, fp, adapter_tokenizer(adapter_dir))
-        self.candidate_seconds += time.perf_counter() - t0
+        self.candidate_seconds += scored.seconds
         if cand.compare_to is not None:
             self.pairs.append((cand.name, cand.compare_to))
         record = variant_record(
             cand.name,
             "candidate",
-            fp,
+            scored.fingerprint,
             quantization=quant,
             dtype=self.base.dtype,
             adapter=str(adapter_dir),
             training=training,
             decides=cand.role == "release",
             execution=self.pool.execution(quant),
-            notes=notes,
+            notes=scored.notes,
         )
-        self.add(record, results)
+        self.add(record, scored.results)
 
     def _adapter(self, cand: CandidateSpec) -> tuple[Path, dict[str, Any] | None]:
         """The candidate's adapter directory and, when it comes from a recipe, its training."""
