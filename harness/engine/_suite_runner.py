@@ -95,14 +95,29 @@ def run_suite(
     Batches let the caller commit as it goes: a run killed mid-suite loses at most one batch
     and, restarted with ``skip`` = the committed ids, scores exactly the rest.
     """
+    from harness.engine._templates import compiled_templates
+
+    with compiled_templates():
+        if isinstance(suite, RegistrySuite):  # lm-eval's registry: its own runner and sample
+            from harness.engine._registry_run import run_registry_suite
+
+            return run_registry_suite(
+                lm, suite, settings, skip=skip, on_batch=on_batch, batch_items=batch_items
+            )
+        return _run_own_suite(lm, suite, settings, skip, on_batch, batch_items)
+
+
+def _run_own_suite(
+    lm: Any,
+    suite: SuiteSpec,
+    settings: ScoringSettings,
+    skip: Collection[str],
+    on_batch: Callable[[list[ItemResult]], None] | None,
+    batch_items: int,
+) -> list[ItemResult]:
+    """A task-YAML suite, batch by batch through lm-eval's ``evaluate``."""
     from lm_eval.evaluator import evaluate
 
-    if isinstance(suite, RegistrySuite):  # lm-eval's registry: its own runner and sample
-        from harness.engine._registry_run import run_registry_suite
-
-        return run_registry_suite(
-            lm, suite, settings, skip=skip, on_batch=on_batch, batch_items=batch_items
-        )
     task = build_task(suite)
     ids = suite_item_ids(task, suite, settings)
     todo = [i for i, item_id in enumerate(ids) if item_id not in skip]
