@@ -44,8 +44,8 @@ BPE trained here on the text; with the real tokenizer (``--tokenizer smollm2``) 
 pseudo-word is replaced by an entry of that tokenizer's vocabulary (a whole-word token, 30% with
 a suffix token), so text costs about as many tokens per word as English does. A random model
 never emits gsm8k's stop sequences, so every gsm8k item generates max_gen_toks (256) tokens:
-its time is an upper bound. The printed table gives the tokens scored and generated;
-``$OUT/registry_pack.json`` gets the figures when ``OUT`` is set.
+its time is an upper bound. The table gives tokens per request (a gsm8k answer: its text
+re-encoded, fewer than the steps for random tokens); ``$OUT/registry_pack.json`` the figures.
 """
 
 from __future__ import annotations
@@ -438,7 +438,7 @@ def report(fig: dict[str, Any]) -> None:
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in fig["results"]:
         tk = r["tokens_per_request"]
-        tks = (f"prompt {tk['prompt']:.0f}, generated {tk['generated']:.0f}" if "prompt" in tk
+        tks = (f"prompt {tk['prompt']:.0f}, answer {tk['generated']:.0f}" if "prompt" in tk
                else f"context {tk['context']:.0f} + continuation {tk['continuation']:.1f}"
                )  # fmt: skip
         full = f"{r['full_split_s']:.0f} ({r['full_split_cpu_s']:.0f})" + (
