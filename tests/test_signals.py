@@ -26,7 +26,16 @@ import pytest
 # signal lands mid-suite (the baseline's first suite: 8 of 30 items committed).
 DRIVER = textwrap.dedent(
     """
-    import os, sys, time
+    import os, signal, sys, time
+    # A child inherits an ignored SIGINT and a blocked signal mask from the process that
+    # starts it; in the full suite something earlier in the pytest process leaves SIGINT
+    # ignored or blocked (seen twice: the signal never arrived). A user's shell starts the
+    # gate with the defaults, so the driver restores them and says what it found.
+    blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    found = signal.getsignal(signal.SIGINT)
+    if found is not signal.default_int_handler or signal.SIGINT in blocked:
+        print("DRIVER: SIGINT was", found, "blocked", sorted(blocked), flush=True)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import harness.engine._suite_runner as runner
     from harness.store import ResultStore
 
