@@ -60,7 +60,7 @@ for _key, _value in {
     os.environ[_key] = _value  # before huggingface_hub and datasets read them at import
 
 import torch  # noqa: E402
-from scoring_gpu import SYLLABLES, make_model, make_tokenizer, sync  # noqa: E402
+from scoring_gpu import SYLLABLES, make_model, make_tokenizer, timed  # noqa: E402
 
 from tests.engine.registry_cache import (  # noqa: E402
     MMLU_SUBJECTS,
@@ -162,14 +162,6 @@ def harness_side(
     lm = HarnessLM(model, tok, batch_size=rows, show_progress=False, device=None)
     items = run_suite(lm, suite, ScoringSettings(), skip=skip or set())
     return suite, items, build_s
-
-
-def timed(fn: Any) -> tuple[float, Any]:
-    sync()
-    t0 = time.perf_counter()
-    out = fn()
-    sync()
-    return time.perf_counter() - t0, out
 
 
 def compare(ref: dict[str, Any], items: list[Any]) -> dict[str, Any]:

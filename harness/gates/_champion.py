@@ -21,16 +21,8 @@ from dataclasses import replace
 
 from harness.config import ItemResult
 from harness.gates._check import Check
-from harness.gates._checks import paired_check
+from harness.gates._checks import by_capability, paired_check
 from harness.gates._registry import CheckKind, Evidence, Subject
-
-
-def _by_capability(items: list[ItemResult]) -> dict[str, list[ItemResult]]:
-    out: dict[str, list[ItemResult]] = {}
-    for it in items:
-        if it.capability:
-            out.setdefault(it.capability, []).append(it)
-    return out
 
 
 def not_worse_than_champion(kind: CheckKind, s: Subject, ev: Evidence) -> Iterable[Check]:
@@ -76,7 +68,7 @@ def not_worse_than_champion(kind: CheckKind, s: Subject, ev: Evidence) -> Iterab
             )
         return
     yield check(ref, cand, policy.margin("forgetting_margin", suite.name))
-    ref_caps, cand_caps = _by_capability(ref), _by_capability(cand)
+    ref_caps, cand_caps = by_capability(ref), by_capability(cand)
     if len(ref_caps) > 1:
         margin = policy.margin("capability_margin", suite.name)
         for cap in sorted(ref_caps):

@@ -32,6 +32,15 @@ class PairingError(ValueError):
     """Baseline and candidate results are not on the same items."""
 
 
+def by_capability(items: list[ItemResult]) -> dict[str, list[ItemResult]]:
+    """Items per capability (items without one left out), for the per-capability checks."""
+    out: dict[str, list[ItemResult]] = {}
+    for it in items:
+        if it.capability:
+            out.setdefault(it.capability, []).append(it)
+    return out
+
+
 def paired_arrays(
     base: list[ItemResult], cand: list[ItemResult], metric: str
 ) -> tuple[np.ndarray, np.ndarray]:

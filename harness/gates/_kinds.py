@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from harness.config import ItemResult
 from harness.gates._champion import not_worse_than_champion
 from harness.gates._check import Check
-from harness.gates._checks import paired_check
+from harness.gates._checks import by_capability, paired_check
 from harness.gates._finite import decide_finite
 from harness.gates._merge import merge_check
 from harness.gates._noop import noop_check
@@ -23,14 +23,6 @@ FORGETTING_REMEDIES = (
     "lower the LoRA rank, lower the learning rate, train fewer epochs, "
     "or mix 10-20% general-purpose data into the training set"
 )
-
-
-def _by_capability(items: list[ItemResult]) -> dict[str, list[ItemResult]]:
-    out: dict[str, list[ItemResult]] = {}
-    for it in items:
-        if it.capability:
-            out.setdefault(it.capability, []).append(it)
-    return out
 
 
 def _paired(kind: CheckKind, s: Subject, ev: Evidence, *, say_reference: bool = False) -> Check:
@@ -68,7 +60,7 @@ def _no_forgetting(kind: CheckKind, s: Subject, ev: Evidence) -> Iterable[Check]
         return
     yield _paired(kind, s, ev)
     base, cand = ev.results[s.reference][suite.name], ev.results[s.variant][suite.name]
-    base_caps, cand_caps = _by_capability(base), _by_capability(cand)
+    base_caps, cand_caps = by_capability(base), by_capability(cand)
     if len(base_caps) > 1:
         for cap in sorted(base_caps):
             yield paired_check(
