@@ -120,6 +120,28 @@ def _shoot(page: Any, name: str, *, full_page: bool = False) -> None:
         page.screenshot(path=str(DOCS_IMG / name), full_page=full_page)
 
 
+def _click(page: Any, target: Any, action: str = "click", timeout_s: float = 60.0) -> None:
+    """Click (or ``check``) ``target``, first dismissing MLflow's onboarding popovers.
+
+    MLflow 3.17's GenAI overview opens a modal tip ("Detect Issues in Your Traces", button "Got
+    it") a moment after the page loads; while it is open the page takes no clicks. On a fast
+    machine the click wins the race, on a loaded CI machine the tip does, so the test closes any
+    open dialog the way a user would before clicking.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got_it = page.get_by_role("button", name="Got it")
+        for i in range(got_it.count()):
+            if got_it.nth(i).is_visible():
+                got_it.nth(i).click()
+        try:
+            getattr(target, action)(timeout=3_000)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+
+
 def test_lora_and_qlora_child_runs_compared_in_the_mlflow_ui(
     server: tuple[str, str], page: Any
 ) -> None:
@@ -127,22 +149,22 @@ def test_lora_and_qlora_child_runs_compared_in_the_mlflow_ui(
     # MLflow 3.17 opens every experiment in its GenAI view until the browser is switched to
     # "Model training" (remembered per browser; ``?workflowType=machine_learning`` does it too).
     page.goto(f"{url}/#/experiments/{experiment_id}")
-    page.get_by_text("Model training", exact=True).first.click()
+    _click(page, page.get_by_text("Model training", exact=True).first)
     # The model-training view: the runs table, with the gate run as a parent row.
     parent = page.locator("[role=gridcell]", has_text=GATE_RUN).first
     parent.wait_for(timeout=60_000)
     assert "/runs" in page.url
-    parent.locator("button").first.click()  # expand: the variants are its child runs
+    _click(page, parent.locator("button").first)  # expand: the variants are its child runs
     for name in ("lora", "qlora"):
         row = page.locator(".ag-row", has=page.get_by_text(name, exact=True))
         row.first.wait_for(timeout=20_000)
-        row.first.locator("input[type=checkbox]").first.check()
+        _click(page, row.first.locator("input[type=checkbox]").first, "check")
     close = page.get_by_role("button", name="Close")
     if close.count():  # MLflow's assistant panel takes a third of the window
-        close.first.click()
+        _click(page, close.first)
     _shoot(page, "mlflow-runs-select-lora-qlora.png")
 
-    page.get_by_role("button", name="Compare", exact=True).click()
+    _click(page, page.get_by_role("button", name="Compare", exact=True))
     page.get_by_text("Comparing 2 Runs").wait_for(timeout=30_000)
     assert "compare-runs" in page.url
     body = page.locator("body")
@@ -153,7 +175,7 @@ def test_lora_and_qlora_child_runs_compared_in_the_mlflow_ui(
     for value in ("lora", "qlora", "0.62", "0.58", "0.41", "0.39"):
         assert value in text, value
     # The screenshot shows the scores table: run names above, one metric per row.
-    page.get_by_text("Visualizations", exact=True).first.click()  # fold the plots away
+    _click(page, page.get_by_text("Visualizations", exact=True).first)  # fold the plots away
     page.get_by_text("general.acc").first.scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
     _shoot(page, "mlflow-compare-lora-qlora.png")
