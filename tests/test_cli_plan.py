@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from harness._gate.keys import result_key, store_path
-from harness._gate.plan import item_counts, plan_experiment
+from harness._gate.plan import _stored, item_counts, plan_experiment
 from harness.cli import app
 from harness.config import ItemResult, ScoringSettings, load_experiment
 from harness.models import fingerprint_files, variant_fingerprint
@@ -73,6 +74,8 @@ def test_plan_reads_the_stored_baseline_and_observed_discordance(tiny_experiment
     ]
     store.put(result_key(exp.scoring, base_fp, general.fingerprint), base, {})
     store.put(result_key(exp.scoring, "other-candidate", general.fingerprint), cand, {})
+    # Before a second candidate the champion checks have no peer to learn from.
+    assert _stored(exp, general, base_fp).peer_discordance == {}
     plan = plan_experiment(exp, draws=2000).plan
     row = next(r for r in plan.rows if r.suite == "general" and r.capability is None)
     assert row.baseline == sum(i % 2 for i in range(41)) / 41
@@ -83,6 +86,22 @@ def test_plan_reads_the_stored_baseline_and_observed_discordance(tiny_experiment
     assert factual.discordance == exp.gate.plan_discordance  # nothing changed there
     code, out = _run("plan", str(tiny_experiment))
     assert code == 0 and "discordance observed on stored candidates" in out
+
+    # A third variant, flipping items 5..24 of the base: against the second it differs on
+    # items 0..4 and 10..24 (20 of 41), in arithmetic on 0..4 and 10..19 (15 of 20).
+    third = [
+        ItemResult(
+            r.item_id, {"acc": 1 - r.scores["acc"] if 5 <= i < 25 else r.scores["acc"]}, caps[i]
+        )
+        for i, r in enumerate(base)
+    ]
+    store.put(result_key(exp.scoring, "third-candidate", general.fingerprint), third, {})
+    stored = _stored(exp, general, base_fp)
+    assert stored.peer_discordance[None] == 20 / 41
+    assert stored.peer_discordance["arithmetic"] == 15 / 20
+    assert stored.peer_discordance["factual"] == 5 / 21
+    # Against the base: the median of 10/41 and 20/41.
+    assert stored.discordance[None] == pytest.approx(15 / 41)
 
 
 def test_validate_no_data_reads_no_suite_data(tiny_experiment: Path) -> None:

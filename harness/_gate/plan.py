@@ -96,46 +96,73 @@ def _others(store_file: Path, key: Any) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def _stored(
-    exp: Experiment, suite: SuiteSpec, base_fp: str | None
-) -> tuple[dict[str | None, float], dict[str | None, float]]:
-    """Baseline means and the observed discordance per capability (``None``: the suite; the
-    median over the stored candidates, so one odd experiment does not set it), from the
-    result store; empty where it has nothing."""
-    from harness.store import ResultKey, ResultStore
+@dataclass(frozen=True)
+class _Stored:
+    """What the result store says of one suite before the run (empty where it has nothing)."""
 
-    path = store_path()
-    if base_fp is None or not path.is_file():
-        return {}, {}
-    store = ResultStore(path)
-    key = result_key(exp.scoring, base_fp, suite.fingerprint)
-    base = store.get(key)
-    if not base:
-        return {}, {}
-    metric = suite.metric
-    by_cap = _by_cap(base, metric)
-    baseline = {
-        c: float(sum(v) / len(v)) for c, v in by_cap.items() if v and all(map(math.isfinite, v))
-    }
+    baseline: dict[str | None, float]
+    discordance: dict[str | None, float]
+    """A stored candidate against the base, per capability (median over candidates)."""
+    peer_discordance: dict[str | None, float]
+    """Two stored candidates against each other (median over pairs): the planning figure for
+    a successor against its champion."""
+
+
+def _discordances(
+    pairs: Iterable[tuple[list[ItemResult], dict[str, float]]], metric: str
+) -> dict[str | None, float]:
+    """Median mean squared per-item difference per capability (``None``: the suite) over
+    ``pairs`` of (results, the other side's scores by item id)."""
     seen: dict[str | None, list[float]] = {}
-    base_by_id = {it.item_id: it.scores.get(metric, math.nan) for it in base}
-    for variant in _others(path, key):
-        other = store.get(ResultKey(variant, key.suite, key.settings, harness.SCORING_VERSION))
-        if not other or {it.item_id for it in other} != base_by_id.keys():
-            continue
+    for items, other in pairs:
         sq: dict[str | None, list[float]] = {None: []}
-        for it in other:
-            d = (it.scores.get(metric, math.nan) - base_by_id[it.item_id]) ** 2
+        for it in items:
+            d = (it.scores.get(metric, math.nan) - other[it.item_id]) ** 2
             if not math.isfinite(d):
                 continue
             sq[None].append(d)
             if it.capability:
                 sq.setdefault(it.capability, []).append(d)
         for c, v in sq.items():
-            # A candidate identical to the base says nothing about churn: not counted.
+            # Two identical result sets say nothing about churn: not counted.
             if v and sum(v) > 0:
                 seen.setdefault(c, []).append(sum(v) / len(v))
-    return baseline, {c: statistics.median(v) for c, v in seen.items()}
+    return {c: statistics.median(v) for c, v in seen.items()}
+
+
+def _stored(exp: Experiment, suite: SuiteSpec, base_fp: str | None) -> _Stored:
+    """Baseline means and observed discordances per capability (``None``: the suite; medians,
+    so one odd experiment does not set them), from the result store."""
+    from harness.store import ResultKey, ResultStore
+
+    empty = _Stored({}, {}, {})
+    path = store_path()
+    if base_fp is None or not path.is_file():
+        return empty
+    store = ResultStore(path)
+    key = result_key(exp.scoring, base_fp, suite.fingerprint)
+    base = store.get(key)
+    if not base:
+        return empty
+    metric = suite.metric
+    by_cap = _by_cap(base, metric)
+    baseline = {
+        c: float(sum(v) / len(v)) for c, v in by_cap.items() if v and all(map(math.isfinite, v))
+    }
+    base_by_id = {it.item_id: it.scores.get(metric, math.nan) for it in base}
+    others: list[list[ItemResult]] = []
+    for variant in _others(path, key):
+        other = store.get(ResultKey(variant, key.suite, key.settings, harness.SCORING_VERSION))
+        if other and {it.item_id for it in other} == base_by_id.keys():
+            others.append(other)
+    scores = [{it.item_id: it.scores.get(metric, math.nan) for it in o} for o in others]
+    return _Stored(
+        baseline,
+        _discordances(((o, base_by_id) for o in others), metric),
+        _discordances(
+            ((others[i], scores[j]) for i in range(len(others)) for j in range(i)), metric
+        ),
+    )
 
 
 def plan_experiment(exp: Experiment, *, draws: int = 20_000) -> ExperimentPlan:
@@ -146,7 +173,8 @@ def plan_experiment(exp: Experiment, *, draws: int = 20_000) -> ExperimentPlan:
         notes.append("base model files not found here: no stored baseline looked up")
     planned: list[PlannedSuite] = []
     for suite in exp.suites:
-        baseline, discordance = _stored(exp, suite, base_fp)
+        stored = _stored(exp, suite, base_fp)
+        baseline, discordance = stored.baseline, stored.discordance
         if not suite.higher_is_better or any(not 0 <= b <= 1 for b in baseline.values()):
             notes.append(
                 f"{suite.name}: metric {suite.metric} is not a 0-1 score; the plan's "
@@ -165,6 +193,7 @@ def plan_experiment(exp: Experiment, *, draws: int = 20_000) -> ExperimentPlan:
                 item_counts(suite, exp.scoring),
                 baseline=baseline,
                 discordance=discordance,
+                peer_discordance=stored.peer_discordance,
             )
         )
     champions = _champion_candidates(exp, notes)
@@ -175,8 +204,9 @@ def plan_experiment(exp: Experiment, *, draws: int = 20_000) -> ExperimentPlan:
 
 
 _UNKNOWN = (
-    "the champion's score is unknown before the run (planned at 0.5) and its discordance "
-    "with a candidate is taken as the base's"
+    "the champion's score is unknown before the run (planned at 0.5); its discordance with a "
+    "candidate is the one observed between two stored candidates where the store has them, "
+    "else the base's"
 )
 
 

@@ -47,13 +47,16 @@ from harness.stats import Direction
 class PlannedSuite:
     """What the plan needs of one suite: its name and kind, and item counts per capability
     (``None`` for items without one). ``baseline``/``discordance`` per capability (``None``
-    key: the whole suite) come from the result store where it has them."""
+    key: the whole suite) come from the result store where it has them: ``discordance`` is a
+    candidate's against the base, ``peer_discordance`` two candidates' against each other (what
+    a successor against its champion is)."""
 
     name: str
     kind: str
     items: Mapping[str | None, int]
     baseline: Mapping[str | None, float] = field(default_factory=dict)
     discordance: Mapping[str | None, float] = field(default_factory=dict)
+    peer_discordance: Mapping[str | None, float] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -229,6 +232,23 @@ def _threshold(
     return policy.margin(name, s.name), "no_drop"
 
 
+def _discordance(
+    s: PlannedSuite, cap: str | None, champion: bool, policy: GatePolicy, assumed: str
+) -> tuple[float, str]:
+    """The discordance a check is planned with, and where it comes from.
+
+    Against a champion the closest evidence is two stored candidates against each other: two
+    adapters on one base disagree more than an adapter and its base do (three retrains of the
+    default recipe disagreed on 37-51% of the ticket items, bench/evidence/champion_noise.py),
+    so the base's figure would plan those checks too tight.
+    """
+    if champion and cap in s.peer_discordance:
+        return s.peer_discordance[cap], "observed between stored candidates"
+    if cap in s.discordance:
+        return s.discordance[cap], "observed"
+    return policy.plan_discordance, assumed
+
+
 def _kind(s: PlannedSuite, champion: bool) -> str:
     if champion:
         return "not_worse_than_champion"
@@ -261,8 +281,7 @@ def plan_power(
             weights[i] = {c: s.items[c] / in_caps for c in s.capabilities}
         n = s.total if cap is None else s.items[cap]
         margin, direction = _threshold(policy, s, cap, champion)
-        d = s.discordance.get(cap, policy.plan_discordance)
-        source = "observed" if cap in s.discordance else discordance_source
+        d, source = _discordance(s, cap, champion, policy, discordance_source)
         # Against a champion the reference's score is unknown before the run: the
         # cautious spread (p = 0.5), not the base's stored score.
         sd, base = _sd(d), None if champion else s.baseline.get(cap)

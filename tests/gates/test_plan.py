@@ -12,6 +12,7 @@ rates must agree within 0.10 (about 3 standard errors).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +194,32 @@ def test_champion_checks_are_planned_with_their_margins() -> None:
     gain = plan_power(suites, GatePolicy(champion_min_gain=0.02), champions=1)
     task = next(r for r in gain.rows if r.kind == "not_worse_than_champion" and r.suite == "t")
     assert task.direction == "gain" and task.margin == 0.02 and np.isnan(task.null_failure)
+
+
+def test_champion_checks_use_the_discordance_between_stored_candidates() -> None:
+    """Two adapters disagree more than an adapter and its base: where the store has two
+    candidates, the champion checks are planned with their discordance, the base checks with
+    the base's, and the wider churn makes the champion checks easier to fail by chance."""
+    suites = [
+        PlannedSuite(
+            "t",
+            "task",
+            {None: 300},
+            discordance={None: 0.2},
+            peer_discordance={None: 0.5},
+        )
+    ]
+    plan = plan_power(suites, GatePolicy(champion_margin=0.06), champions=1, draws=20_000)
+    base_row, champ_row = plan.rows
+    assert (base_row.discordance, base_row.discordance_source) == (0.2, "observed")
+    assert champ_row.kind == "not_worse_than_champion"
+    assert champ_row.discordance == 0.5
+    assert champ_row.discordance_source == "observed between stored candidates"
+    narrow = plan_power(
+        [replace(suites[0], peer_discordance={})], GatePolicy(champion_margin=0.06), champions=1
+    )
+    assert narrow.rows[1].discordance == 0.2
+    assert champ_row.null_failure > narrow.rows[1].null_failure + 0.05
 
 
 def test_champion_task_check_false_nogo_matches_the_real_check() -> None:
