@@ -184,7 +184,7 @@ class Variants:
             assert cand.adapter is not None
             return cand.adapter, None
         from harness.engine import training_examples
-        from harness.training import adapter_cache_key, load_cached, recipe_examples, train_lora
+        from harness.training import cached_adapter_dir, load_cached, recipe_examples, train_lora
 
         base, recipe = self.base, self.exp.recipes[cand.name]
         # The same rows `harness train` forms (so it shares the adapter cache), checked
@@ -194,8 +194,9 @@ class Variants:
         )
         for warning in data_report.warnings:
             self.steps.note(f"{cand.name}: training data: {warning}")
-        key = adapter_cache_key(base.fingerprint, recipe, examples)
-        adapter_dir = cache_root() / "adapters" / key
+        adapter_dir = cached_adapter_dir(
+            cache_root() / "adapters", base.fingerprint, recipe, examples
+        )
         trained = None if self.retrain else load_cached(adapter_dir)
         if trained is not None:
             self.steps.note(

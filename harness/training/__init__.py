@@ -21,6 +21,7 @@ from harness.training._sft import (
     ADAPTER_META,
     TrainResult,
     adapter_cache_key,
+    cached_adapter_dir,
     load_cached,
     train_lora,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "TrainingFailed",
     "TrainingMonitor",
     "adapter_cache_key",
+    "cached_adapter_dir",
     "check_base_dir",
     "check_training_data",
     "find_contamination",

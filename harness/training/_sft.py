@@ -81,6 +81,34 @@ class TrainResult:
 
 
 def adapter_cache_key(base_fp: str, recipe: Recipe, examples: list[dict[str, str]]) -> str:
+    """The adapter cache's key: the base, the recipe and the training rows.
+
+    Where the data sits (``data.path`` / ``data.suite``, absolute once loaded) stays out: the
+    rows themselves are in the key, and a checkout moved or cloned elsewhere, or a CI runner
+    with another workspace sharing the cache, must reuse the adapter rather than retrain it.
+    """
+    return _cache_key(base_fp, recipe, examples, with_data_paths=False)
+
+
+def cached_adapter_dir(
+    root: Path, base_fp: str, recipe: Recipe, examples: list[dict[str, str]]
+) -> Path:
+    """The adapter directory under ``root`` (``cache_root()/adapters``) for these inputs.
+
+    An adapter cached before session 8, under the key that still held the recipe's data path,
+    is found and reused when nothing is cached under today's key.
+    """
+    current = root / adapter_cache_key(base_fp, recipe, examples)
+    if load_cached(current) is None:
+        earlier = root / _cache_key(base_fp, recipe, examples, with_data_paths=True)
+        if load_cached(earlier) is not None:
+            return earlier
+    return current
+
+
+def _cache_key(
+    base_fp: str, recipe: Recipe, examples: list[dict[str, str]], *, with_data_paths: bool
+) -> str:
     # checkpoint_fraction and offload_checkpoints change only what is recomputed or where it
     # is kept, not the result: they stay out of the key, so adapters cached before the fields
     # existed stay valid. speed stays out while it is the default (auto), so every existing
@@ -91,10 +119,13 @@ def adapter_cache_key(base_fp: str, recipe: Recipe, examples: list[dict[str, str
     train_out = {"checkpoint_fraction", "offload_checkpoints"}
     if recipe.train.speed == "auto":
         train_out.add("speed")
+    exclude: dict[str, Any] = {"source": True, "train": train_out}
+    if not with_data_paths:
+        exclude["data"] = {"suite", "path"}
     return fingerprint_value(
         {
             "base": base_fp,
-            "recipe": recipe.model_dump(mode="json", exclude={"source": True, "train": train_out}),
+            "recipe": recipe.model_dump(mode="json", exclude=exclude),
             "data": fingerprint_value(examples),
         }
     )

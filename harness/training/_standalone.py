@@ -19,7 +19,7 @@ from harness.config import BaseSpec, ConfigError, Recipe, SuiteSpec, load_recipe
 from harness.models import cache_root, fingerprint_files, resolve_base_dir
 from harness.training._data_checks import DataReport, check_training_data
 from harness.training._format import load_training_file
-from harness.training._sft import TrainResult, adapter_cache_key, load_cached, train_lora
+from harness.training._sft import TrainResult, cached_adapter_dir, load_cached, train_lora
 
 # A suite's split as prompt/completion rows (``harness.engine.training_examples``). Passed in by
 # the caller: formatting a suite's prompts is the engine's job, and training may not import it.
@@ -130,8 +130,8 @@ def train_recipe(
     )
     examples, report = recipe_examples(recipe, tokenizer, suite_examples)
     base_fp = fingerprint_files(base_dir)
-    key = adapter_cache_key(base_fp, recipe, examples)
-    adapter_dir = cache_root() / "adapters" / key
+    adapter_dir = cached_adapter_dir(cache_root() / "adapters", base_fp, recipe, examples)
+    key = adapter_dir.name
     result = None if retrain else load_cached(adapter_dir)
     if result is None:
         result = train_lora(base_dir, base_fp, recipe, examples, adapter_dir, data_report=report)

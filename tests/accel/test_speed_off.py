@@ -100,11 +100,16 @@ def test_off_plans_nothing_even_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None
 # --- the cache key ---------------------------------------------------------------------------
 
 # Keys computed by the code before train.speed existed (commit b805b56) for these recipes:
-# the default (auto) must not change any existing adapter's key.
+# the default (auto) must not change any existing adapter's key. Session 8 took the data
+# paths out of the key (KEYS); the key with them (BEFORE) is still looked up.
 KEY_ROWS = [{"prompt": "Ticket: my parcel is late\nQueue:", "completion": " Q23"}]
 BEFORE = {
     "lora-defaults": "9f40a73f032e4d601aea19f96374db79",
     "qlora-alpaca": "12041e25da6f55f1f672a04da8836e39",
+}
+KEYS = {
+    "lora-defaults": "eae6e9603ad3759b32a6f519871ebdfb",
+    "qlora-alpaca": "2c83b8843b2c6030a7ecb010c6eed47c",
 }
 
 
@@ -136,24 +141,31 @@ def _key_recipes(**train: Any) -> dict[str, tuple[str, Recipe]]:
     }
 
 
-def test_the_default_leaves_existing_cache_keys_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+def _keys(fp: str, recipe: Recipe) -> tuple[str, str]:
     from harness.training import adapter_cache_key
+    from harness.training._sft import _cache_key
 
+    return (
+        adapter_cache_key(fp, recipe, KEY_ROWS),
+        _cache_key(fp, recipe, KEY_ROWS, with_data_paths=True),
+    )
+
+
+def test_the_default_leaves_existing_cache_keys_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, (fp, recipe) in _key_recipes().items():
         assert recipe.train.speed == "auto"
-        assert adapter_cache_key(fp, recipe, KEY_ROWS) == BEFORE[name], name
+        assert _keys(fp, recipe) == (KEYS[name], BEFORE[name]), name
     for name, (fp, recipe) in _key_recipes(speed="auto").items():  # written out: the same
-        assert adapter_cache_key(fp, recipe, KEY_ROWS) == BEFORE[name], name
+        assert _keys(fp, recipe) == (KEYS[name], BEFORE[name]), name
     monkeypatch.setenv(SPEED_ENV, "off")  # the process's switch is not the recipe's
     for name, (fp, recipe) in _key_recipes().items():
-        assert adapter_cache_key(fp, recipe, KEY_ROWS) == BEFORE[name], name
+        assert _keys(fp, recipe) == (KEYS[name], BEFORE[name]), name
 
 
 def test_speed_off_in_the_recipe_is_another_adapter() -> None:
-    from harness.training import adapter_cache_key
-
     for name, (fp, recipe) in _key_recipes(speed="off").items():
-        assert adapter_cache_key(fp, recipe, KEY_ROWS) != BEFORE[name], name
+        now, before = _keys(fp, recipe)
+        assert now != KEYS[name] and before != BEFORE[name], name
 
 
 # --- training --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from harness.engine import training_examples
 from harness.models import cache_root, fingerprint_files
 from harness.pipeline import run_gate
 from harness.training import ADAPTER_META, adapter_cache_key, load_cached
+from harness.training._sft import _cache_key
 from tests.conftest import write_tiny_experiment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,6 +73,51 @@ def test_train_caches_the_adapter_under_the_gate_runs_key(
     examples = training_examples(suite, recipe_obj.data.split, recipe_obj.data.limit)
     key = adapter_cache_key(fingerprint_files(tiny_model_dir), recipe_obj, examples)
     assert adapter.name == key
+
+
+def test_a_moved_checkout_and_an_earlier_cache_key_reuse_the_adapter(
+    tiny_model_dir: Path, isolated_env: Path
+) -> None:
+    """The key holds the training rows, not where the data file sits: the project copied
+    elsewhere (another clone, another CI workspace) reuses the adapter. An adapter cached under
+    the key written before session 8 (which held the recipe's absolute data path) is reused."""
+    exp = write_tiny_experiment(isolated_env / "p", tiny_model_dir, max_steps=2)
+    first = CliRunner().invoke(
+        app, ["train", str(exp.parent / "training" / "lora.yaml"), "--base", str(tiny_model_dir)]
+    )
+    assert first.exit_code == 0, first.output
+    (adapter,) = _cached_adapters()
+
+    moved = isolated_env / "elsewhere"
+    shutil.copytree(exp.parent, moved)
+    recipe = moved / "training" / "lora.yaml"
+    args = ["train", str(recipe), "--base", str(tiny_model_dir)]
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "reused from the cache" in again.output
+    assert _cached_adapters() == [adapter]
+
+    e = load_experiment(moved / exp.name)
+    recipe_obj = e.recipes["lora"]
+    suite = next(s for s in e.suites if s.path == recipe_obj.data.suite)
+    examples = training_examples(suite, recipe_obj.data.split, recipe_obj.data.limit)
+    earlier = _cache_key(
+        fingerprint_files(tiny_model_dir), recipe_obj, examples, with_data_paths=True
+    )
+    assert earlier != adapter.name
+    adapter.rename(adapter.parent / earlier)
+    third = CliRunner().invoke(app, args)
+    assert third.exit_code == 0, third.output
+    assert "reused from the cache" in third.output and earlier in " ".join(third.output.split())
+    assert [p.name for p in _cached_adapters()] == [earlier]
+
+    # Other rows (one training row fewer) are another adapter.
+    data = moved / "suites" / "tickets" / "train.jsonl"
+    data.write_text("".join(data.read_text().splitlines(keepends=True)[:-1]))
+    other = CliRunner().invoke(app, args)
+    assert other.exit_code == 0, other.output
+    assert "reused from the cache" not in other.output
+    assert len(_cached_adapters()) == 2
 
 
 @pytest.mark.slow
