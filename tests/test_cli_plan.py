@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness._gate.keys import result_key, store_path
-from harness._gate.plan import _stored, item_counts, plan_experiment
+from harness._gate.plan import _base_fingerprint, _stored, item_counts, plan_experiment
 from harness.cli import app
 from harness.config import ItemResult, ScoringSettings, load_experiment
 from harness.models import fingerprint_files, variant_fingerprint
@@ -61,7 +61,10 @@ def test_require_power_exits_2_with_what_would_do(
 def test_plan_reads_the_stored_baseline_and_observed_discordance(tiny_experiment: Path) -> None:
     exp = load_experiment(tiny_experiment)
     general = next(s for s in exp.suites if s.kind == "general")
-    base_fp = variant_fingerprint(
+    keys = _base_fingerprint(exp)
+    assert keys is not None
+    base_fp = keys.base
+    assert base_fp == variant_fingerprint(
         fingerprint_files(Path(exp.base.model)), None, "none", exp.base.dtype
     )
     store = ResultStore(store_path())
@@ -75,7 +78,7 @@ def test_plan_reads_the_stored_baseline_and_observed_discordance(tiny_experiment
     store.put(result_key(exp.scoring, base_fp, general.fingerprint), base, {})
     store.put(result_key(exp.scoring, "other-candidate", general.fingerprint), cand, {})
     # Before a second candidate the champion checks have no peer to learn from.
-    assert _stored(exp, general, base_fp).peer_discordance == {}
+    assert _stored(exp, general, keys).peer_discordance == {}
     plan = plan_experiment(exp, draws=2000).plan
     row = next(r for r in plan.rows if r.suite == "general" and r.capability is None)
     assert row.baseline == sum(i % 2 for i in range(41)) / 41
@@ -96,12 +99,29 @@ def test_plan_reads_the_stored_baseline_and_observed_discordance(tiny_experiment
         for i, r in enumerate(base)
     ]
     store.put(result_key(exp.scoring, "third-candidate", general.fingerprint), third, {})
-    stored = _stored(exp, general, base_fp)
+    stored = _stored(exp, general, keys)
     assert stored.peer_discordance[None] == 20 / 41
     assert stored.peer_discordance["arithmetic"] == 15 / 20
     assert stored.peer_discordance["factual"] == 5 / 21
     # Against the base: the median of 10/41 and 20/41.
     assert stored.discordance[None] == pytest.approx(15 / 41)
+
+    # The base quantized to NF4 (as gate.quantized_bases scores it, here in the CPU execution)
+    # is the base again, no candidate: with it in the policy, its results are no churn figure.
+    nf4 = variant_fingerprint(
+        fingerprint_files(Path(exp.base.model)), None, "nf4+nf4-dequantized-once", exp.base.dtype
+    )
+    flipped = [ItemResult(r.item_id, {"acc": 1 - r.scores["acc"]}, r.capability) for r in base]
+    store.put(result_key(exp.scoring, nf4, general.fingerprint), flipped, {})
+    assert _stored(exp, general, keys).peer_discordance[None] != 20 / 41  # counted as a peer
+    quantized = exp.model_copy(
+        update={"gate": exp.gate.model_copy(update={"quantized_bases": ["nf4"]})}
+    )
+    qkeys = _base_fingerprint(quantized)
+    assert qkeys is not None and nf4 in qkeys.quantized
+    again = _stored(quantized, general, qkeys)
+    assert again.peer_discordance == stored.peer_discordance
+    assert again.discordance == stored.discordance
 
 
 def test_validate_no_data_reads_no_suite_data(tiny_experiment: Path) -> None:

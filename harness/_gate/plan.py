@@ -54,9 +54,20 @@ def item_counts(suite: SuiteSpec, scoring: ScoringSettings) -> dict[str | None, 
     return counts
 
 
-def _base_fingerprint(exp: Experiment) -> str | None:
-    """The base's variant fingerprint, without loading (or converting) any model."""
+@dataclass(frozen=True)
+class _BaseKeys:
+    """The base's variant fingerprint, and its quantized copies' (``gate.quantized_bases``, in
+    either execution): those are the base again, not candidates, so their churn is no
+    candidate's."""
+
+    base: str
+    quantized: frozenset[str]
+
+
+def _base_fingerprint(exp: Experiment) -> _BaseKeys | None:
+    """The base's variant fingerprints, without loading (or converting) any model."""
     from harness.models import cache_root, fingerprint_files, variant_fingerprint
+    from harness.models._nf4_cpu import EXECUTION_DEQUANTIZED
 
     if exp.base.model.startswith("builtin:"):
         from harness.models._builtin import BUILTIN_DIRNAME
@@ -68,7 +79,12 @@ def _base_fingerprint(exp: Experiment) -> str | None:
         files = fingerprint_files(path)
     except (FileNotFoundError, OSError):
         return None
-    return variant_fingerprint(files, None, "none", exp.base.dtype)
+    quantized = frozenset(
+        variant_fingerprint(files, None, q, exp.base.dtype)
+        for quant in exp.gate.quantized_bases
+        for q in (quant, f"{quant}+{EXECUTION_DEQUANTIZED}")
+    )
+    return _BaseKeys(variant_fingerprint(files, None, "none", exp.base.dtype), quantized)
 
 
 def _by_cap(items: Iterable[ItemResult], metric: str) -> dict[str | None, list[float]]:
@@ -130,7 +146,7 @@ def _discordances(
     return {c: statistics.median(v) for c, v in seen.items()}
 
 
-def _stored(exp: Experiment, suite: SuiteSpec, base_fp: str | None) -> _Stored:
+def _stored(exp: Experiment, suite: SuiteSpec, base_fp: _BaseKeys | None) -> _Stored:
     """Baseline means and observed discordances per capability (``None``: the suite; medians,
     so one odd experiment does not set them), from the result store."""
     from harness.store import ResultKey, ResultStore
@@ -140,7 +156,7 @@ def _stored(exp: Experiment, suite: SuiteSpec, base_fp: str | None) -> _Stored:
     if base_fp is None or not path.is_file():
         return empty
     store = ResultStore(path)
-    key = result_key(exp.scoring, base_fp, suite.fingerprint)
+    key = result_key(exp.scoring, base_fp.base, suite.fingerprint)
     base = store.get(key)
     if not base:
         return empty
@@ -152,6 +168,8 @@ def _stored(exp: Experiment, suite: SuiteSpec, base_fp: str | None) -> _Stored:
     base_by_id = {it.item_id: it.scores.get(metric, math.nan) for it in base}
     others: list[list[ItemResult]] = []
     for variant in _others(path, key):
+        if variant in base_fp.quantized:
+            continue
         other = store.get(ResultKey(variant, key.suite, key.settings, harness.SCORING_VERSION))
         if other and {it.item_id for it in other} == base_by_id.keys():
             others.append(other)
