@@ -215,18 +215,11 @@ def plan(
 
 def print_power_plan(exp: Experiment, console: Console) -> int:
     """Print ``exp``'s power plan; the number of flagged checks."""
-    from rich.table import Table
-
-    from harness._gate.plan import plan_experiment, plan_lines
+    from harness._gate.plan import plan_experiment, plan_lines, plan_table
 
     result = plan_experiment(exp)
     rows, lines = plan_lines(result)
-    table = Table(title=f"Power plan: {exp.name}", title_justify="left")
-    for col in rows[0]:
-        table.add_column(col, overflow="fold")
-    for row in rows[1:]:
-        table.add_row(*(Text(cell) for cell in row))
-    console.print(table)
+    console.print(plan_table(f"Power plan: {exp.name}", rows, console.width))
     for line in lines:
         console.print(Text(line), highlight=False, soft_wrap=True)
     return len(result.plan.flagged)

@@ -10,7 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from harness._gate.keys import result_key, store_path
-from harness._gate.plan import _base_fingerprint, _stored, item_counts, plan_experiment
+from harness._gate.plan import (
+    _base_fingerprint,
+    _stored,
+    item_counts,
+    plan_experiment,
+    plan_lines,
+)
 from harness.cli import app
 from harness.config import ItemResult, ScoringSettings, load_experiment
 from harness.models import fingerprint_files, variant_fingerprint
@@ -56,6 +62,36 @@ def test_require_power_exits_2_with_what_would_do(
     assert code == 2, out
     assert "gate.require_power" in out and "nothing was scored" in out
     assert not (tmp_path / "store.sqlite").exists()
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_plan_table_fits_the_terminal_and_splits_no_figure(
+    width: int, tmp_path: Path, tiny_model_dir: Path, isolated_env: Path
+) -> None:
+    """At 80 columns (a CI log) the wide table used to fold every column, figures included
+    ("drop" above "0.086", "no_forge" above "tting"); now only the check's name wraps."""
+    exp = write_tiny_experiment(
+        tmp_path / "w",
+        tiny_model_dir,
+        gate="gate:\n  forgetting_margin: 0.05\n  capability_margin: 0.12\n",
+    )
+    result = CliRunner().invoke(app, ["plan", str(exp)], env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    out = result.output.splitlines()
+    # The table (datasets' progress lines come before it; the sentences below it are
+    # soft-wrapped by the terminal).
+    start = next(i for i, ln in enumerate(out) if "Power plan: " in ln)
+    lines = out[start + 1 : next(i for i, ln in enumerate(out) if ln.startswith("Holm"))]
+    assert max(len(line) for line in lines) <= width
+    rows, _ = plan_lines(plan_experiment(load_experiment(exp)))  # the CLI's draws
+    table = "\n".join(lines)
+    for row in rows[1:]:
+        for cell in row[2:-1]:  # items, baseline, margin, detectable, harmless fails
+            assert cell in table, (cell, table)
+    assert "FLAG" in table and "improves" in table and "no_forgetting" in table
+    if width >= 200:  # every check on one line
+        for row in rows[1:]:
+            assert any(row[0] in ln and row[1] in ln and row[-1] in ln for ln in lines), row
 
 
 def test_plan_reads_the_stored_baseline_and_observed_discordance(tiny_experiment: Path) -> None:
