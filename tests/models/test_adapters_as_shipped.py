@@ -437,3 +437,32 @@ def test_preflight_refuses_mistyped_lora_options(key: str, value: Any, tmp_path:
     with pytest.raises(ConfigError) as err:
         check_adapter_tensors(cfg_path, cfg, tmp_path / "adapter_model.safetensors", {}, names)
     assert err.value.field == key and "restore adapter_config.json" in err.value.fix
+
+
+@pytest.mark.parametrize("first", ["lora", "champion"])
+def test_an_adapter_named_lora_loads_every_value_without_peft_s_alarm(
+    first: str, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """peft warns that an adapter named inside its prefix ("lora" in "lora_", the default
+    candidate's name) "may" be reinitialized on load. The harness silences that warning
+    because the values do arrive: every tensor of the file is in the attached model."""
+    import warnings
+
+    import torch
+    from safetensors.torch import load_file
+
+    plain = _save(_fresh(tiny_model_dir), tmp_path / "plain")
+    model = _fresh(tiny_model_dir)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        if first == "champion":  # "lora" then goes through load_adapter, where peft warns
+            model = attach_adapter(model, plain, "champion")
+        model = attach_adapter(model, plain, "lora")
+    assert not [w for w in seen if "should not be contained in the prefix" in str(w.message)]
+    params = dict(model.named_parameters())
+    tensors = load_file(str(plain / "adapter_model.safetensors"))
+    assert tensors
+    for key, value in tensors.items():
+        part = next(p for p in ("lora_A", "lora_B") if f".{p}." in key)
+        loaded = params[key.replace(f".{part}.", f".{part}.lora.")]
+        assert torch.equal(loaded.detach(), value), key
