@@ -15,7 +15,14 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from harness.config import BaseSpec, ConfigError, Experiment, load_experiment, recipe_warnings
+from harness.config import (
+    BaseSpec,
+    ConfigError,
+    Experiment,
+    load_experiment,
+    recipe_guide_notes,
+    recipe_warnings,
+)
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Release gate for LoRA/QLoRA fine-tunes."
@@ -166,11 +173,18 @@ def validate(
         soft_wrap=True,
     )
     _print_notes(out, exp)
-    # Outside the guide's ranges is allowed (a CPU demo, a stress recipe), so warn, exit 0.
+    # Outside the guide's ranges is allowed (a CPU demo, a stress recipe), so warn, exit 0;
+    # a deviation the recipe explains (outside_guide) is a note.
     for name, recipe in exp.recipes.items():
         for w in recipe_warnings(recipe):
             out.print(
                 _label("warning", "yellow", f"recipe {name} ({recipe.source}): {w}"),
+                highlight=False,
+                soft_wrap=True,
+            )
+        for n in recipe_guide_notes(recipe):
+            out.print(
+                _label("note", "dim", f"recipe {name} ({recipe.source}): {n}"),
                 highlight=False,
                 soft_wrap=True,
             )

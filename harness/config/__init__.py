@@ -10,7 +10,13 @@ from harness.config._experiment import (
     ScoringSettings,
     load_experiment,
 )
-from harness.config._guide import GuideRange, RecipeWarning, recipe_warnings
+from harness.config._guide import (
+    GUIDE_FIELDS,
+    GuideRange,
+    RecipeWarning,
+    recipe_guide_notes,
+    recipe_warnings,
+)
 from harness.config._items import ItemResult
 from harness.config._policy import GatePolicy
 from harness.config._recipe import (
@@ -30,6 +36,7 @@ from harness.config._suite import SuiteSpec, load_suite
 
 __all__ = [
     "BUILTIN_BASE",
+    "GUIDE_FIELDS",
     "BaseSpec",
     "CandidateSpec",
     "ChampionSpec",
@@ -57,5 +64,6 @@ __all__ = [
     "load_experiment",
     "load_recipe",
     "load_suite",
+    "recipe_guide_notes",
     "recipe_warnings",
 ]

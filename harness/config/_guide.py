@@ -134,57 +134,104 @@ MLP_MODULES = frozenset(
 )
 
 
+#: Every setting the guide has a view on, as recipes name them in ``outside_guide``.
+GUIDE_FIELDS: tuple[str, ...] = (
+    "train.learning_rate",
+    *(r.field for r in TRAIN_RANGES),
+    "train.lr_scheduler",
+    *(r.field for r in LORA_RANGES),
+    "lora.alpha",
+    "lora.target_modules",
+    "prefix.num_virtual_tokens",
+    "prompt.num_virtual_tokens",
+)
+
+
 def _outside(rng: GuideRange, value: float, field: str | None = None) -> str | None:
     if rng.low <= value <= rng.high:
         return None
     return f"{field or rng.field} = {value:g} is outside the guide's range {rng.text()}: {rng.why}"
 
 
-def recipe_warnings(recipe: Recipe) -> list[str]:
-    """Every place ``recipe`` leaves the guide's ranges, one readable sentence each.
+def _findings(recipe: Recipe) -> list[tuple[str, str]]:
+    """(guide field, sentence) for every place ``recipe`` leaves the guide.
 
     Only the settings the recipe's method uses are checked (a LoRA rank means nothing to a
     soft prompt), and ``train.epochs`` is skipped when ``train.max_steps`` caps the run.
     """
     t = recipe.train
-    out: list[str | None] = [_outside(LEARNING_RATE[recipe.method], t.learning_rate)]
+    out: list[tuple[str, str | None]] = [
+        ("train.learning_rate", _outside(LEARNING_RATE[recipe.method], t.learning_rate))
+    ]
     for rng in TRAIN_RANGES:
         if rng.field == "train.epochs" and t.max_steps is not None:
             continue
         if rng.field == "train.effective_batch":
             value = t.batch_size * t.grad_accum
             label = f"train.batch_size x train.grad_accum ({t.batch_size} x {t.grad_accum})"
-            out.append(_outside(rng, value, label))
+            out.append((rng.field, _outside(rng, value, label)))
         else:
-            out.append(_outside(rng, getattr(t, rng.field.split(".", 1)[1])))
+            out.append((rng.field, _outside(rng, getattr(t, rng.field.split(".", 1)[1]))))
     if t.lr_scheduler != LR_SCHEDULER:
         out.append(
-            f"train.lr_scheduler = {t.lr_scheduler} differs from the guide's {LR_SCHEDULER}: "
-            "a cosine decay ends training at a small learning rate, which settles the adapter"
+            (
+                "train.lr_scheduler",
+                f"train.lr_scheduler = {t.lr_scheduler} differs from the guide's "
+                f"{LR_SCHEDULER}: a cosine decay ends training at a small learning rate, which "
+                "settles the adapter",
+            )
         )
     if recipe.method in ("lora", "qlora"):
         lo = recipe.lora
-        out.append(_outside(LORA_RANGES[0], lo.r))
+        out.append((LORA_RANGES[0].field, _outside(LORA_RANGES[0], lo.r)))
         if lo.alpha != ALPHA_PER_RANK * lo.r:
             out.append(
-                f"lora.alpha = {lo.alpha} is not {ALPHA_PER_RANK} x lora.r "
-                f"({ALPHA_PER_RANK * lo.r}): the update is scaled by alpha / r, and the guide "
-                f"keeps that scale at {ALPHA_PER_RANK} so a rank change does not change the "
-                "effective learning rate"
+                (
+                    "lora.alpha",
+                    f"lora.alpha = {lo.alpha} is not {ALPHA_PER_RANK} x lora.r "
+                    f"({ALPHA_PER_RANK * lo.r}): the update is scaled by alpha / r, and the "
+                    f"guide keeps that scale at {ALPHA_PER_RANK} so a rank change does not "
+                    "change the effective learning rate",
+                )
             )
-        out.append(_outside(LORA_RANGES[1], lo.dropout))
+        out.append((LORA_RANGES[1].field, _outside(LORA_RANGES[1], lo.dropout)))
         targets = lo.target_modules
         if targets != "all-linear" and not MLP_MODULES.intersection(targets):
             out.append(
-                f"lora.target_modules = {targets} has no MLP projection: the guide targets all "
-                "linear layers (attention and MLP; QLoRA paper), which matches full "
-                "fine-tuning far more closely than attention alone"
+                (
+                    "lora.target_modules",
+                    f"lora.target_modules = {targets} has no MLP projection: the guide targets "
+                    "all linear layers (attention and MLP; QLoRA paper), which matches full "
+                    "fine-tuning far more closely than attention alone",
+                )
             )
     elif recipe.method in ("prefix", "prompt"):
         block = recipe.prefix if recipe.method == "prefix" else recipe.prompt
         field = f"{recipe.method}.num_virtual_tokens"
-        out.append(_outside(VIRTUAL_TOKENS, block.num_virtual_tokens, field))
-    return [w for w in out if w is not None]
+        out.append((field, _outside(VIRTUAL_TOKENS, block.num_virtual_tokens, field)))
+    return [(f, w) for f, w in out if w is not None]
+
+
+def recipe_warnings(recipe: Recipe) -> list[str]:
+    """Every place ``recipe`` leaves the guide's ranges without saying why (``outside_guide``),
+    one readable sentence each; and every ``outside_guide`` entry the recipe no longer needs.
+    """
+    found = _findings(recipe)
+    declared = recipe.outside_guide
+    out = [w for f, w in found if f not in declared]
+    stale = sorted(set(declared) - {f for f, _ in found})
+    out += [
+        f"outside_guide names {f}, but the recipe is inside the guide there: remove the entry"
+        for f in stale
+    ]
+    return out
+
+
+def recipe_guide_notes(recipe: Recipe) -> list[str]:
+    """The deviations ``recipe`` declares in ``outside_guide``, each with its reason: shown as
+    notes (``harness validate``, the adapter's record) instead of warnings."""
+    declared = recipe.outside_guide
+    return [f"{w} (on purpose: {declared[f]})" for f, w in _findings(recipe) if f in declared]
 
 
 class RecipeWarning(UserWarning):

@@ -262,7 +262,30 @@ class Recipe(BaseModel):
     train: TrainSettings = TrainSettings()
     monitor: MonitorSettings = MonitorSettings()
     quantization: QuantSettings = QuantSettings()
+    outside_guide: dict[str, str] = Field(
+        default_factory=dict,
+        description="Settings left outside the guide's ranges on purpose, each with its reason "
+        "(e.g. train.effective_batch: 'a few CPU minutes'): shown as notes, not warnings.",
+    )
     source: Path | None = Field(None, exclude=True)
+
+    @field_validator("outside_guide")
+    @classmethod
+    def _known_guide_fields(cls, v: dict[str, str]) -> dict[str, str]:
+        # A misspelt key would silence nothing and say nothing; an empty reason hides why.
+        from harness.config._guide import GUIDE_FIELDS
+
+        for key, reason in v.items():
+            if key not in GUIDE_FIELDS:
+                raise ValueError(
+                    f"outside_guide: '{key}' is not a setting the guide has a range for; use "
+                    f"one of {', '.join(GUIDE_FIELDS)}"
+                )
+            if not reason.strip():
+                raise ValueError(
+                    f"outside_guide.{key}: give the reason the recipe leaves the guide there"
+                )
+        return v
 
     @field_validator("lora", "ia3", "prefix", "prompt", "quantization")
     @classmethod
@@ -288,6 +311,8 @@ class Recipe(BaseModel):
         for block, methods in METHOD_BLOCKS.items():
             if self.method not in methods:
                 data.pop(block, None)
+        if not self.outside_guide:  # recipes without it dump (and key) as they always did
+            data.pop("outside_guide", None)
         return data
 
     @property

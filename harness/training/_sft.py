@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.accel import SpeedPlan
-from harness.config import Recipe, RecipeWarning, TrainSettings, recipe_warnings
+from harness.config import (
+    Recipe,
+    RecipeWarning,
+    TrainSettings,
+    recipe_guide_notes,
+    recipe_warnings,
+)
 from harness.models import fingerprint_value
 from harness.training._data_checks import DataReport, check_training_data, split_train_val
 from harness.training._failed import TrainingFailed
@@ -119,7 +125,8 @@ def _cache_key(
     train_out = {"checkpoint_fraction", "offload_checkpoints"}
     if recipe.train.speed == "auto":
         train_out.add("speed")
-    exclude: dict[str, Any] = {"source": True, "train": train_out}
+    # outside_guide only explains the recipe's values: it changes no adapter.
+    exclude: dict[str, Any] = {"source": True, "outside_guide": True, "train": train_out}
     if not with_data_paths:
         exclude["data"] = {"suite", "path"}
     return fingerprint_value(
@@ -282,13 +289,14 @@ def _checked_rows(
 
 
 def _warn_advice(recipe: Recipe) -> list[str]:
-    """Warn of each recipe setting outside the guide; the advice is also saved with the
-    adapter. ``stacklevel=4`` names the caller of ``train_lora`` (this function, then
-    ``_train_lora``, then ``train_lora``)."""
+    """Warn of each recipe setting outside the guide that the recipe does not explain; the
+    advice, declared deviations included, is also saved with the adapter. ``stacklevel=4``
+    names the caller of ``train_lora`` (this function, then ``_train_lora``, then
+    ``train_lora``)."""
     advice = recipe_warnings(recipe)
     for w in advice:
         warnings.warn(f"recipe {recipe.source or recipe.name}: {w}", RecipeWarning, stacklevel=4)
-    return advice
+    return advice + recipe_guide_notes(recipe)
 
 
 def _early_stopping(t: TrainSettings, has_eval: bool) -> list[Any]:

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from harness.config import ConfigError, Recipe, load_recipe, recipe_warnings
+from harness.config import (
+    ConfigError,
+    Recipe,
+    load_recipe,
+    recipe_guide_notes,
+    recipe_warnings,
+)
 
 SUITE = Path(__file__).resolve().parents[2] / "suites" / "ticket_routing" / "ticket_routing.yaml"
 
@@ -145,6 +151,49 @@ def test_epochs_are_not_checked_when_max_steps_caps_the_run() -> None:
 def test_lora_settings_are_not_checked_for_other_methods() -> None:
     # Rank/alpha mean nothing to IA3: the (default) lora block is never looked at.
     assert recipe_warnings(_recipe(method="ia3", train={"learning_rate": 3e-3})) == []
+
+
+def test_a_deviation_the_recipe_explains_is_a_note_not_a_warning() -> None:
+    small = {"batch_size": 4, "grad_accum": 1}
+    assert recipe_warnings(_recipe(train=small))  # undeclared: a warning
+    declared = _recipe(train=small, outside_guide={"train.effective_batch": "a CPU demo"})
+    assert recipe_warnings(declared) == []
+    (note,) = recipe_guide_notes(declared)
+    assert note.startswith("train.batch_size x train.grad_accum (4 x 1) = 4")
+    assert note.endswith("(on purpose: a CPU demo)")
+    # An entry the recipe no longer needs is said, so it does not outlive its reason.
+    stale = _recipe(outside_guide={"train.effective_batch": "a CPU demo"})
+    assert recipe_guide_notes(stale) == []
+    (w,) = recipe_warnings(stale)
+    assert "outside_guide names train.effective_batch" in w and "remove the entry" in w
+
+
+def test_outside_guide_changes_no_adapter_and_no_dump_without_it() -> None:
+    from harness.training import adapter_cache_key
+
+    rows = [{"prompt": "p", "completion": " c"}]
+    plain = _recipe(train={"grad_accum": 1})
+    declared = _recipe(train={"grad_accum": 1}, outside_guide={"train.effective_batch": "why"})
+    assert adapter_cache_key("fp", plain, rows) == adapter_cache_key("fp", declared, rows)
+    assert "outside_guide" not in plain.model_dump(mode="json")
+    dumped = declared.model_dump(mode="json")
+    assert dumped["outside_guide"] == {"train.effective_batch": "why"}
+    assert Recipe.model_validate(dumped) == declared
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ("train.batch: small", ["outside_guide", "'train.batch'", "train.effective_batch"]),
+        ("train.lr_scheduler: ''", ["outside_guide.train.lr_scheduler", "reason"]),
+    ],
+)
+def test_outside_guide_entries_are_checked(tmp_path: Path, entry: str, words: list[str]) -> None:
+    path = _write(tmp_path, f"outside_guide:\n  {entry}\n")
+    with pytest.raises(ConfigError) as err:
+        load_recipe(path)
+    text = str(err.value)
+    assert str(path) in text and all(w in text for w in words), text
 
 
 def test_cli_validate_prints_recipe_warnings_and_exits_0(tmp_path: Path) -> None:
