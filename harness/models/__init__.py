@@ -14,6 +14,7 @@ from harness.models._load import (
     torch_dtype,
 )
 from harness.models._quant import bnb_config, load_quantized_base
+from harness.models._quiet import quiet_hub_kernel_probe
 from harness.models._validate import (
     check_safetensors,
     confine,
@@ -28,6 +29,9 @@ from harness.models._vocab import (
     needs_own_base,
     prepare_base_for,
 )
+
+# Before anything here imports peft or bitsandbytes (see _quiet.py).
+quiet_hub_kernel_probe()
 
 __all__ = [
     "BUILTIN_DIRNAME",
