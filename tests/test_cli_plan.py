@@ -94,6 +94,42 @@ def test_plan_table_fits_the_terminal_and_splits_no_figure(
             assert any(row[0] in ln and row[1] in ln and row[-1] in ln for ln in lines), row
 
 
+@pytest.mark.parametrize(
+    ("candidates", "checks", "arms"),
+    [
+        # qlora a comparison arm, the NF4 base one too (nothing that ships runs on it): the
+        # deciding family is lora's 4 checks (tickets; general, arithmetic, factual).
+        ("    role: comparison\n    compare_to: lora\n", 4, "base-nf4, qlora"),
+        # both ship: 2 x 4, and qlora's quantization gap to lora on both suites; the NF4
+        # base stays an arm.
+        ("    compare_to: lora\n", 10, "base-nf4"),
+    ],
+)
+def test_plan_counts_the_deciding_holm_family_as_the_gate_forms_it(
+    candidates: str,
+    checks: int,
+    arms: str,
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    isolated_env: Path,
+) -> None:
+    """Comparison arms are Holm-corrected among themselves (harness.gates.evaluate) and decide
+    nothing; planning them into the release's family overstated its correction (the
+    default's second run: 26 planned, 16 real)."""
+    exp = write_tiny_experiment(tmp_path / "a", tiny_model_dir)
+    text = exp.read_text().replace(
+        "candidates:\n  - name: lora\n    recipe: training/lora.yaml\n",
+        "candidates:\n  - name: lora\n    recipe: training/lora.yaml\n"
+        "  - name: qlora\n    recipe: training/lora.yaml\n" + candidates,
+    )
+    exp.write_text(text.replace("gate:\n", "gate:\n  quantized_bases: [nf4]\n"))
+    result = plan_experiment(load_experiment(exp), draws=2000)
+    assert result.plan.checks == checks
+    assert any(
+        f"comparison arms ({arms}) are Holm-corrected among themselves" in n for n in result.notes
+    ), result.notes
+
+
 def test_plan_reads_the_stored_baseline_and_observed_discordance(tiny_experiment: Path) -> None:
     exp = load_experiment(tiny_experiment)
     general = next(s for s in exp.suites if s.kind == "general")

@@ -215,10 +215,34 @@ def plan_experiment(exp: Experiment, *, draws: int = 20_000) -> ExperimentPlan:
             )
         )
     champions = _champion_candidates(exp, notes)
+    release, pairs = _deciding(exp, notes)
     plan = plan_power(
-        planned, exp.gate, candidates=len(exp.candidates), champions=champions, draws=draws
+        planned,
+        exp.gate,
+        candidates=release,
+        champions=champions,
+        pairs=pairs,
+        draws=draws,
     )
     return ExperimentPlan(plan, notes)
+
+
+def _deciding(exp: Experiment, notes: list[str]) -> tuple[int, int]:
+    """(release candidates, deciding quantization-gap subjects): the run's deciding Holm
+    family, as ``harness.gates.evaluate`` forms it. Comparison arms are corrected among
+    themselves and decide nothing, so the plan leaves them out and says so."""
+    from harness.config import decides_release
+
+    arms = exp.comparison_variants()
+    release = [c for c in exp.candidates if decides_release(c)]
+    pairs = sum(1 for q in exp.gate.quantized_bases if f"base-{q}" not in arms)
+    pairs += sum(1 for c in release if c.compare_to is not None)
+    if arms:
+        notes.append(
+            f"comparison arms ({', '.join(sorted(arms))}) are Holm-corrected among themselves "
+            "and do not decide the verdict: the figures above are the deciding checks'"
+        )
+    return max(1, len(release)), pairs
 
 
 _UNKNOWN = (

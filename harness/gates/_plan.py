@@ -100,7 +100,8 @@ class PowerPlan:
     alpha: float
     power: float
     checks: int
-    """How many p-valued checks Holm corrects across (all candidates and quantised bases)."""
+    """How many p-valued checks Holm corrects across: the deciding family (release candidates,
+    their champion checks, deciding quantization gaps)."""
     gate_null_failure: float
     """Chance that a harmless candidate gets NO-GO from the no-drop checks of the run."""
 
@@ -261,17 +262,20 @@ def plan_power(
     *,
     candidates: int = 1,
     champions: int = 0,
+    pairs: int | None = None,
     discordance_source: str = "assumed (gate.plan_discordance)",
     draws: int = 20_000,
 ) -> PowerPlan:
-    """The power plan of a gate run with ``candidates`` candidates, ``champions`` of which are
-    also checked against a champion (see the module doc)."""
+    """The power plan of a gate run's deciding checks: ``candidates`` release candidates,
+    ``champions`` of them also checked against a champion, and ``pairs`` quantization-gap
+    subjects that decide (a quantised base a release candidate is served on, a release
+    candidate's ``compare_to``; default: every base of ``gate.quantized_bases``), each
+    checked on every suite. Comparison arms are Holm-corrected in a family of their own and
+    do not decide the verdict, so they are not counted (see the module doc)."""
     alpha, power = policy.alpha, policy.plan_power
     per_candidate = sum(1 + len(s.capabilities) if s.kind != "task" else 1 for s in suites)
-    m = max(
-        1,
-        (candidates + champions) * per_candidate + len(policy.quantized_bases) * len(suites),
-    )
+    n_pairs = len(policy.quantized_bases) if pairs is None else pairs
+    m = max(1, (candidates + champions) * per_candidate + n_pairs * len(suites))
     rows: list[PlanRow] = []
     specs: list[_Spec] = []
     weights: dict[int, dict[str, float]] = {}
