@@ -12,6 +12,7 @@ from harness.config._errors import shorten
 from harness.models._builtin import builtin_base_dir
 from harness.models._fingerprint import fingerprint_files
 from harness.models._integrity import check_adapter_integrity
+from harness.models._quiet import CHECKPOINTING_DEPRECATION
 from harness.models._validate import (
     check_safetensors,
     read_adapter_json,
@@ -129,7 +130,6 @@ def _check_scorable_type(adapter_dir: Path, model: Any, cfg: dict[str, Any]) -> 
 
 
 _PREFIX_WARNING = r"Adapter name '.*' should not be contained in the prefix"
-_CHECKPOINTING_DEPRECATION = r"`is_gradient_checkpointing` is deprecated"
 
 
 def attach_adapter(
@@ -169,9 +169,8 @@ def attach_adapter(
             # test_adapters_as_shipped.py), and check_adapter_integrity below fails any load
             # that misses a tensor, so the warning would only alarm a release gate's reader.
             warnings.filterwarnings("ignore", message=_PREFIX_WARNING)
-            # transformers 5.25 deprecates the attribute peft 0.21 reads while attaching: a
-            # warning about library internals the reader of a gate log cannot act on.
-            warnings.filterwarnings("ignore", message=_CHECKPOINTING_DEPRECATION)
+            # transformers 5.25 deprecates the attribute peft 0.21 reads while attaching.
+            warnings.filterwarnings("ignore", message=CHECKPOINTING_DEPRECATION)
             if isinstance(model, PeftModel):
                 model.load_adapter(str(adapter_dir), adapter_name=name, is_trainable=False)
                 peft_model = model

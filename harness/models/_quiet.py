@@ -1,4 +1,8 @@
-"""Two log lines bitsandbytes' CPU backend prints when it is imported, kept out of gate logs.
+"""Library noise kept out of gate logs: nothing a release gate's reader can act on.
+
+Two log lines bitsandbytes' CPU backend prints when it is imported, and transformers 5.25's
+deprecation of ``is_gradient_checkpointing``, which peft 0.21 (attaching an adapter) and trl
+1.16 (training) read.
 
 transformers 5.25 requires the ``kernels`` package. With it installed, bitsandbytes 0.50 asks
 the Hugging Face Hub for an optional CPU kernel (``kernels-community/quantization-bitsandbytes``)
@@ -12,6 +16,9 @@ message of those loggers passes.
 from __future__ import annotations
 
 import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _DROPPED = {
     "bitsandbytes.backends.cpu.ops": "Failed to load CPU gemm_4bit_forward from kernels-community",
@@ -35,3 +42,15 @@ def quiet_hub_kernel_probe() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropProbeLines) for f in logger.filters):
             logger.addFilter(_DropProbeLines(start))
+
+
+CHECKPOINTING_DEPRECATION = r"`is_gradient_checkpointing` is deprecated"
+
+
+@contextmanager
+def quiet_library_deprecations() -> Iterator[None]:
+    """Within the block, transformers' ``is_gradient_checkpointing`` deprecation (raised
+    inside peft and trl, not by the harness) is not shown; every other warning is."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=CHECKPOINTING_DEPRECATION)
+        yield

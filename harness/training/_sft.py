@@ -28,6 +28,7 @@ from harness.config import (
     recipe_warnings,
 )
 from harness.models import fingerprint_value
+from harness.models._quiet import quiet_library_deprecations
 from harness.training._data_checks import DataReport, check_training_data, split_train_val
 from harness.training._failed import TrainingFailed
 from harness.training._memory import estimate_for_model
@@ -207,6 +208,9 @@ def train_lora(
     # The speed plan's TF32 and liger's patches of transformers' modeling module are for the
     # whole process; ``stack`` puts both back when training ends (SpeedPlan.guard).
     with ExitStack() as stack:
+        # peft (building the trainer) and trl (training) read an attribute transformers
+        # 5.25 deprecates: library noise in every gate log, not the harness's.
+        stack.enter_context(quiet_library_deprecations())
         return _train_lora(
             base_dir, base_fp, recipe, examples, out_dir, data_report, callbacks, stack
         )

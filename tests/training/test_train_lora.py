@@ -27,6 +27,23 @@ def test_tiny_lora_trains_and_saves_provenance(tiny_model_dir: Path, isolated_en
     assert cached is not None and cached.cached and cached.steps == 3
 
 
+def test_training_shows_no_deprecation_from_inside_trl(
+    tiny_model_dir: Path, isolated_env: Path
+) -> None:
+    """transformers 5.25 deprecates ``is_gradient_checkpointing``, which trl 1.16 reads while
+    training: the one warning every default gate run printed per adapter after session 8's
+    recipe notes (nothing its reader can change)."""
+    import warnings
+
+    exp = write_tiny_experiment(isolated_env / "p", tiny_model_dir, max_steps=1)
+    recipe = load_recipe(exp.parent / "training" / "lora.yaml")
+    examples = training_examples(load_suite(recipe.data.suite))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        train_lora(tiny_model_dir, "fp", recipe, examples, isolated_env / "adapter")
+    assert not [w for w in seen if "is_gradient_checkpointing" in str(w.message)]
+
+
 def test_empty_completion_is_refused_with_the_row(tiny_model_dir: Path, isolated_env: Path) -> None:
     exp = write_tiny_experiment(isolated_env / "p", tiny_model_dir)
     recipe = load_recipe(exp.parent / "training" / "lora.yaml")
