@@ -78,10 +78,9 @@ def test_plan_table_fits_the_terminal_and_splits_no_figure(
     result = CliRunner().invoke(app, ["plan", str(exp)], env={"COLUMNS": str(width)})
     assert result.exit_code == 0, result.output
     out = result.output.splitlines()
-    # The table (datasets' progress lines come before it; the sentences below it are
-    # soft-wrapped by the terminal).
-    start = next(i for i, ln in enumerate(out) if "Power plan: " in ln)
-    lines = out[start + 1 : next(i for i, ln in enumerate(out) if ln.startswith("Holm"))]
+    assert out[0].startswith("Power plan: "), out[:3]  # no progress bars before the table
+    # The table (the sentences below it are soft-wrapped by the terminal).
+    lines = out[1 : next(i for i, ln in enumerate(out) if ln.startswith("Holm"))]
     assert max(len(line) for line in lines) <= width
     rows, _ = plan_lines(plan_experiment(load_experiment(exp)))  # the CLI's draws
     table = "\n".join(lines)

@@ -185,6 +185,24 @@ def _stored(exp: Experiment, suite: SuiteSpec, base_fp: _BaseKeys | None) -> _St
 
 def plan_experiment(exp: Experiment, *, draws: int = 20_000) -> ExperimentPlan:
     """The power plan of ``exp`` (item counts from the suites' data; the store, if any)."""
+    from datasets.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+
+    # Counting items reads each suite's split through datasets in well under a second: its
+    # "Generating test split" bars would only clutter the plan's table.
+    was_disabled = are_progress_bars_disabled()
+    disable_progress_bars()
+    try:
+        return _plan_experiment(exp, draws)
+    finally:
+        if not was_disabled:
+            enable_progress_bars()
+
+
+def _plan_experiment(exp: Experiment, draws: int) -> ExperimentPlan:
     notes: list[str] = []
     base_fp = _base_fingerprint(exp)
     if base_fp is None:
