@@ -67,7 +67,7 @@ class _BaseKeys:
 def _base_fingerprint(exp: Experiment) -> _BaseKeys | None:
     """The base's variant fingerprints, without loading (or converting) any model."""
     from harness.models import cache_root, fingerprint_files, variant_fingerprint
-    from harness.models._nf4_cpu import EXECUTION_DEQUANTIZED
+    from harness.models._nf4_cpu import EXECUTIONS, fingerprinted_quantization
 
     if exp.base.model.startswith("builtin:"):
         from harness.models._builtin import BUILTIN_DIRNAME
@@ -80,9 +80,9 @@ def _base_fingerprint(exp: Experiment) -> _BaseKeys | None:
     except (FileNotFoundError, OSError):
         return None
     quantized = frozenset(
-        variant_fingerprint(files, None, q, exp.base.dtype)
-        for quant in exp.gate.quantized_bases
-        for q in (quant, f"{quant}+{EXECUTION_DEQUANTIZED}")
+        variant_fingerprint(files, None, fingerprinted_quantization(q, e), exp.base.dtype)
+        for q in exp.gate.quantized_bases
+        for e in EXECUTIONS
     )
     return _BaseKeys(variant_fingerprint(files, None, "none", exp.base.dtype), quantized)
 

@@ -23,7 +23,7 @@ from harness._gate.record import variant_record
 from harness._gate.scoring import Scorer, Steps, VariantResults
 from harness.config import CandidateSpec, Experiment, SuiteSpec
 from harness.models import cache_root, fingerprint_files, variant_fingerprint
-from harness.models._nf4_cpu import EXECUTION_DEQUANTIZED
+from harness.models._nf4_cpu import fingerprinted_quantization
 from harness.report import VariantRecord
 
 if TYPE_CHECKING:
@@ -118,8 +118,7 @@ class Variants:
         b = self.base
         # Scores of the dequantized CPU execution are kept apart from the real 4-bit layers'
         # (bitsandbytes' packed inference kernel rounds differently): call after the load.
-        execution = self.pool.execution(quant)
-        q = f"{quant}+{execution}" if execution == EXECUTION_DEQUANTIZED else quant
+        q = fingerprinted_quantization(quant, self.pool.execution(quant))
         return variant_fingerprint(b.fingerprint, adapter_fp, q, b.dtype, merged=merged)
 
     def add(self, record: VariantRecord, results: VariantResults) -> None:

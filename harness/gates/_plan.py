@@ -238,10 +238,12 @@ def _discordance(
 ) -> tuple[float, str]:
     """The discordance a check is planned with, and where it comes from.
 
-    Against a champion the closest evidence is two stored candidates against each other: two
-    adapters on one base disagree more than an adapter and its base do (three retrains of the
-    default recipe disagreed on 37-51% of the ticket items, bench/evidence/champion_noise.py),
-    so the base's figure would plan those checks too tight.
+    Against a champion the closest evidence is two stored candidates against each other: a
+    successor and its champion are two adapters, not an adapter and its base. On a task suite
+    the base's figure is the task being learnt (0.70 of the default's ticket items) and
+    overstates those checks' noise (it flagged the default's own champion check); two
+    adapters differed on 0.38 (LoRA vs QLoRA) and retrains on 0.37-0.51
+    (bench/evidence/champion_noise.py).
     """
     if champion and cap in s.peer_discordance:
         return s.peer_discordance[cap], "observed between stored candidates"

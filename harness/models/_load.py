@@ -12,7 +12,7 @@ from harness.config._errors import shorten
 from harness.models._builtin import builtin_base_dir
 from harness.models._fingerprint import fingerprint_files
 from harness.models._integrity import check_adapter_integrity
-from harness.models._quiet import CHECKPOINTING_DEPRECATION
+from harness.models._quiet import quiet_library_deprecations
 from harness.models._validate import (
     check_safetensors,
     read_adapter_json,
@@ -162,15 +162,13 @@ def attach_adapter(
     cfg = validate_adapter(adapter_dir, model, base_fingerprint)
     _check_scorable_type(adapter_dir, model, cfg)
     try:
-        with warnings.catch_warnings():
+        with quiet_library_deprecations():
             # peft warns for every adapter name inside its prefix (the default's candidate is
             # "lora", inside "lora_") that the weights "may" be reinitialized on load. Measured
             # with peft 0.21.2: every tensor arrives with its value (tests/models/
             # test_adapters_as_shipped.py), and check_adapter_integrity below fails any load
             # that misses a tensor, so the warning would only alarm a release gate's reader.
             warnings.filterwarnings("ignore", message=_PREFIX_WARNING)
-            # transformers 5.25 deprecates the attribute peft 0.21 reads while attaching.
-            warnings.filterwarnings("ignore", message=CHECKPOINTING_DEPRECATION)
             if isinstance(model, PeftModel):
                 model.load_adapter(str(adapter_dir), adapter_name=name, is_trainable=False)
                 peft_model = model

@@ -21,6 +21,14 @@ from typing import Any
 #: How a 4-bit variant was executed, as reports and summary.json name it.
 EXECUTION_BNB = "bitsandbytes-4bit"
 EXECUTION_DEQUANTIZED = "nf4-dequantized-once"
+EXECUTIONS = (EXECUTION_BNB, EXECUTION_DEQUANTIZED)
+
+
+def fingerprinted_quantization(quant: str, execution: str | None) -> str:
+    """The quantisation a variant fingerprint records: the dequantized CPU execution is kept
+    apart from the real 4-bit layers (bitsandbytes' packed kernel rounds differently), so
+    their scores are never taken for each other."""
+    return f"{quant}+{execution}" if execution == EXECUTION_DEQUANTIZED else quant
 
 
 def _dequantized_linear_class() -> Any:

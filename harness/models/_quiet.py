@@ -44,7 +44,7 @@ def quiet_hub_kernel_probe() -> None:
             logger.addFilter(_DropProbeLines(start))
 
 
-CHECKPOINTING_DEPRECATION = r"`is_gradient_checkpointing` is deprecated"
+_CHECKPOINTING_DEPRECATION = r"`is_gradient_checkpointing` is deprecated"
 
 
 @contextmanager
@@ -52,5 +52,5 @@ def quiet_library_deprecations() -> Iterator[None]:
     """Within the block, transformers' ``is_gradient_checkpointing`` deprecation (raised
     inside peft and trl, not by the harness) is not shown; every other warning is."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=CHECKPOINTING_DEPRECATION)
+        warnings.filterwarnings("ignore", message=_CHECKPOINTING_DEPRECATION)
         yield
